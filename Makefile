@@ -1,0 +1,67 @@
+# gpulab.dgx — developer commands.
+#   make setup   install system packages, the pinned virtualenv, link the collection,
+#                start dockerd when none runs, build the local base images
+#   make test    lint, sanity, unit, integration, molecule and end-to-end tests
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export PYTHONDONTWRITEBYTECODE := 1
+
+COLLECTION_LINK := .collections/ansible_collections/gpulab/dgx
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: help setup system venv collection dockerd images test lint sanity unit integration molecule e2e bench
+
+help:
+	@sed -n '2,4p' Makefile
+
+setup: system venv collection dockerd images
+
+system:
+	scripts/setup-system.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+collection:
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn $(CURDIR) $(COLLECTION_LINK)
+
+dockerd:
+	scripts/dockerd.sh start
+
+images: dockerd
+	scripts/build-base-images.sh
+
+test: lint sanity unit integration molecule e2e
+
+lint:
+	ansible-lint
+
+sanity:
+	scripts/sanity.sh
+
+unit:
+	$(PYTEST) tests/unit
+
+integration: dockerd
+	$(PYTEST) tests/integration
+
+molecule: dockerd
+	scripts/molecule-all.sh
+
+e2e:
+	scripts/e2e.sh
+
+bench:
+	$(VENV)/bin/python benchmarks/placement_bench.py
