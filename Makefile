@@ -65,3 +65,6 @@ e2e:
 
 bench:
 	$(VENV)/bin/python benchmarks/placement_bench.py
+
+# Area-specific targets (demo, benchmarks) live in mk/*.mk.
+-include mk/*.mk

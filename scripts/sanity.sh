@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Run `ansible-test sanity` on a copy of the collection at a real
+# Run `ansible-test sanity` on a copy of the collection at a real (SANITY_ROOT, default .build)
 # .build/ansible_collections/gpulab/dgx path (ansible-test refuses symlinks).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEST="$HERE/.build/ansible_collections/gpulab/dgx"
+DEST="${SANITY_ROOT:-$HERE/.build}/ansible_collections/gpulab/dgx"
 PY="${SANITY_PYTHON:-3.11}"
 
 # ansible-test --venv bootstraps pip from a downloaded script; give it a local stand-in that
