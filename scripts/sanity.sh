@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Run `ansible-test sanity` on a copy of the collection at a real (SANITY_ROOT, default .build)
-# .build/ansible_collections/gpulab/dgx path (ansible-test refuses symlinks).
+# Run `ansible-test sanity` on a copy of the collection at a real path outside the
+# work tree (SANITY_ROOT, default ~/.cache/gpulab-sanity), so that ansible-test neither follows
+# symlinks nor skips files the repository ignores.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEST="${SANITY_ROOT:-$HERE/.build}/ansible_collections/gpulab/dgx"
+DEST="${SANITY_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/gpulab-sanity}/ansible_collections/gpulab/dgx"
 PY="${SANITY_PYTHON:-3.11}"
 
 # ansible-test --venv bootstraps pip from a downloaded script; give it a local stand-in that

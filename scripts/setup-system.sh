@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   docker.io apparmor xfsprogs mdadm debootstrap qemu-system-x86 qemu-utils
-  openssh-client rsync make e2fsprogs iproute2 ca-certificates python3-venv
+  openssh-client rsync make e2fsprogs iproute2 ca-certificates python3-venv shellcheck
 )
 
 missing=()
