@@ -130,8 +130,8 @@ def parse_topo_matrix(text):
                 raise TopologyError("line %d: %s to GPU%d: %s" % (line_no, label, other, exc))
             key = pair_key(index, other)
             if key in links and links[key] != link:
-                raise TopologyError("the matrix is not symmetric: GPU%d-GPU%d is %s one way and %s the other"
-                                    % (index, other, links[key], link))
+                raise TopologyError("the matrix is not symmetric: row GPU%d says %s to GPU%d, row GPU%d says %s"
+                                    % (other, links[key], index, index, link))
             links[key] = link
         gpu = {
             "index": index,

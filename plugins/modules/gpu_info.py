@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -19,12 +20,12 @@ description:
   - On NVSwitch systems every GPU on the fabric counts as NVLink-linked to every other.
   - On Grace systems (GH200/GB200) a GPU's own NUMA node holds only memory; the GPU is reported
     on the node of the CPUs next to it.
-  - With O(topo_matrix) it reads the text of C(nvidia-smi topo -m) instead (any real variant:
-    tabs or spaces, NIC columns, N/A, legacy SOC), for planning offline; O(lscpu) and
+  - With O(topo_matrix) it reads the text of C(nvidia-smi topo -m) instead (any real variant -
+    tabs or spaces, NIC columns, N/A, legacy SOC), for planning offline. O(lscpu) and
     O(numactl) add full NUMA CPU lists, siblings and distances.
   - Read-only; never changes the host.
 author:
-  - gpulab.dgx maintainers
+  - gpulab.dgx maintainers (@gpulab)
 options:
   topo_matrix:
     description:
