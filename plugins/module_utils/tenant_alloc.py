@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A tenant's GPUs and CPUs: keep what it holds while still valid, place only when it is new
+or its request (GPU count, CPU count, NUMA policy) changed."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import TenantRecord
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, TenantSpec
+
+
+class Allocation(object):
+    """The GPUs (topology indices and the IDs Docker is given) and CPUs a tenant holds."""
+
+    def __init__(self, gpu_indices, gpu_ids, cpus, mems, placed, notes=None, numa_local=True):
+        # type: (List[int], List[str], List[int], List[int], bool, Optional[List[str]], bool) -> None
+        self.gpu_indices = gpu_indices
+        self.gpu_ids = gpu_ids
+        self.cpus = cpus
+        self.cpuset = format_cpuset(cpus)
+        self.mems = format_cpuset(mems)
+        self.placed = placed
+        self.notes = notes or []
+        self.numa_local = numa_local
+
+
+def gpu_ids(topology):
+    # type: (Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]
+    """GPU index -> Docker device ID (the UUID when the topology has one, else the index), and
+    back (from UUIDs and from index text, so containers made either way are read back)."""
+    to_id = {}  # type: Dict[int, str]
+    to_index = {}  # type: Dict[str, int]
+    for gpu in topology.get("gpus") or []:
+        index = int(gpu["index"])
+        uuid = gpu.get("uuid") or ""
+        to_id[index] = uuid or str(index)
+        to_index[str(index)] = index
+        if uuid:
+            to_index[uuid] = index
+    return to_id, to_index
+
+
+def cpu_nodes(topology):
+    # type: (Dict[str, Any]) -> Dict[int, int]
+    nodes = {}  # type: Dict[int, int]
+    for node, info in (topology.get("numa_nodes") or {}).items():
+        for cpu in info.get("cpus") or []:
+            nodes[int(cpu)] = int(node)
+    return nodes
+
+
+def held_by(records, to_index):
+    # type: (List[TenantRecord], Dict[str, int]) -> Tuple[Set[int], Set[int]]
+    """GPU indices and CPUs other tenants hold (recorded allocation and live HostConfig both)."""
+    gpus = set()  # type: Set[int]
+    cpus = set()  # type: Set[int]
+    for record in records:
+        for gid in record.gpu_ids:
+            if gid in to_index:
+                gpus.add(to_index[gid])
+        cpus.update(record.alloc_cpus)
+        cpus.update(record.cpus)
+    return gpus, cpus
+
+
+def allocate(spec, current, others, topology, place_fn=place):
+    # type: (TenantSpec, Optional[TenantRecord], List[TenantRecord], Dict[str, Any], Any) -> Allocation
+    to_id, to_index = gpu_ids(topology)
+    node_of = cpu_nodes(topology)
+    used_gpus, used_cpus = held_by(others, to_index)
+    all_gpus = set(to_id)
+    all_cpus = set(node_of)
+
+    mine_gpus = []  # type: List[int]
+    mine_valid = False
+    if current is not None:
+        mapped = [to_index.get(g) for g in current.gpu_ids]
+        mine_gpus = [g for g in mapped if g is not None and g not in used_gpus]
+        mine_valid = len(mine_gpus) == len(mapped)
+        cpus_valid = all(c in all_cpus and c not in used_cpus for c in current.alloc_cpus)
+        if (mine_valid and cpus_valid and len(mine_gpus) == spec.gpus
+                and len(current.alloc_cpus) == spec.cpus
+                and (current.numa_policy or spec.numa_policy) == spec.numa_policy):
+            mems = sorted(set(node_of[c] for c in current.alloc_cpus))
+            return Allocation(mine_gpus, [to_id[g] for g in mine_gpus], list(current.alloc_cpus), mems, False)
+
+    free_gpus = all_gpus - used_gpus
+    free_cpus = all_cpus - used_cpus
+    if spec.gpus > len(free_gpus):
+        raise SpecError("gpus", spec.gpus, "is more than the %d free of the host's %d GPUs"
+                        % (len(free_gpus), len(all_gpus)))
+    if spec.cpus > len(free_cpus):
+        raise SpecError("cpus", spec.cpus, "is more than the %d free of the host's %d CPUs (%s free)"
+                        % (len(free_cpus), len(all_cpus), format_cpuset(free_cpus) or "none"))
+
+    attempts = []  # type: List[Set[int]]
+    if mine_gpus and spec.gpus and spec.gpus <= len(mine_gpus):
+        # Keep the GPUs it holds: offer placement only those (a subset when it asks for fewer).
+        attempts.append(all_gpus - set(mine_gpus))
+    attempts.append(used_gpus)
+    error = None  # type: Optional[PlacementError]
+    for used in attempts:
+        try:
+            result = place_fn(topology, spec.gpus, spec.cpus, used_gpus=sorted(used),
+                              used_cpus=sorted(used_cpus), numa_policy=spec.numa_policy)
+        except PlacementError as exc:
+            error = exc
+            continue
+        chosen = [int(g) for g in result["gpus"]]
+        cpus = [int(c) for c in result["cpus"]]
+        mems = sorted(set(node_of[c] for c in cpus if c in node_of))
+        return Allocation(chosen, [to_id[g] for g in chosen], cpus, mems, True,
+                          list(result.get("notes") or []), bool(result.get("numa_local", True)))
+    raise SpecError("gpus/cpus", "%d/%d" % (spec.gpus, spec.cpus),
+                    "cannot be placed with numa_policy %s: %s" % (spec.numa_policy, error))

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The tenant ledger, read back from Docker: every tenant container's labels and HostConfig.
+
+Docker is the only record. GPUs come from HostConfig.DeviceRequests, CPUs from
+HostConfig.CpusetCpus, the port from HostConfig.PortBindings, memory from HostConfig.Memory;
+labels (`gpulab.*`) say which tenant a container is and hold what HostConfig cannot (spec hash,
+data directory, quota project).
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from typing import Any, Dict, List, Optional, Set
+
+from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import published_ports
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX
+
+LABEL_TENANT = "gpulab.tenant"
+LABEL_GPUS = "gpulab.gpus"
+LABEL_CPUSET = "gpulab.cpuset"
+LABEL_SPEC_HASH = "gpulab.spec-hash"
+LABEL_SSH_PORT = "gpulab.ssh-port"
+LABEL_DATA_DIR = "gpulab.data-dir"
+LABEL_DISK = "gpulab.disk"
+LABEL_QUOTA_PROJECT = "gpulab.quota-project"
+LABEL_NUMA_POLICY = "gpulab.numa-policy"
+SSH_CONTAINER_PORT = "22/tcp"
+
+
+class TenantRecord(object):
+    """One tenant container as Docker reports it (from `docker inspect`)."""
+
+    def __init__(self, attrs):
+        # type: (Dict[str, Any]) -> None
+        self.attrs = attrs
+        config = attrs.get("Config") or {}
+        host = attrs.get("HostConfig") or {}
+        self.labels = dict(config.get("Labels") or {})  # type: Dict[str, str]
+        self.id = attrs.get("Id", "")  # type: str
+        self.container_name = (attrs.get("Name") or "").lstrip("/")  # type: str
+        self.name = self.labels.get(LABEL_TENANT, "")  # type: str
+        self.running = bool((attrs.get("State") or {}).get("Running"))
+        self.image_id = attrs.get("Image", "")  # type: str
+        self.image = config.get("Image", "")  # type: str
+        self.env = list(config.get("Env") or [])  # type: List[str]
+        self.gpu_ids = gpu_ids_from_requests(host.get("DeviceRequests"))  # type: List[str]
+        self.cpus = parse_cpuset(host.get("CpusetCpus") or "")  # type: List[int]
+        # The allocation as recorded at creation; HostConfig may have been changed by `docker update`.
+        if LABEL_CPUSET in self.labels:
+            self.alloc_cpus = parse_cpuset(self.labels[LABEL_CPUSET])  # type: List[int]
+        else:
+            self.alloc_cpus = list(self.cpus)
+        self.cpuset_mems = host.get("CpusetMems") or ""  # type: str
+        self.cpu_quota = int(host.get("CpuQuota") or 0)
+        self.cpu_period = int(host.get("CpuPeriod") or 0)
+        self.memory = int(host.get("Memory") or 0)
+        self.memory_swap = int(host.get("MemorySwap") or 0)
+        self.pids_limit = int(host.get("PidsLimit") or 0)
+        ports = list(published_ports(host.get("PortBindings")))
+        self.ports = ports  # type: List[int]
+        binding = ((host.get("PortBindings") or {}).get(SSH_CONTAINER_PORT) or [{}])[0] or {}
+        port_text = binding.get("HostPort") or self.labels.get(LABEL_SSH_PORT) or ""
+        self.ssh_port = int(port_text) if port_text.isdigit() else None  # type: Optional[int]
+        self.ssh_bind_address = binding.get("HostIp") or ""
+        self.data_dir = self.labels.get(LABEL_DATA_DIR, "")
+        disk = self.labels.get(LABEL_DISK, "")
+        self.disk = int(disk) if disk.isdigit() else None  # type: Optional[int]
+        quota = self.labels.get(LABEL_QUOTA_PROJECT, "")
+        self.quota_project = int(quota) if quota.isdigit() else None  # type: Optional[int]
+        self.spec_hash = self.labels.get(LABEL_SPEC_HASH, "")
+        self.numa_policy = self.labels.get(LABEL_NUMA_POLICY, "")
+        self.storage_size = ((host.get("StorageOpt") or {}).get("size"))
+
+    @property
+    def is_leftover(self):
+        # type: () -> bool
+        """A container parked during a re-creation that did not finish."""
+        return self.container_name.endswith(REPLACED_SUFFIX)
+
+
+def gpu_ids_from_requests(requests):
+    # type: (Optional[List[Dict[str, Any]]]) -> List[str]
+    ids = []  # type: List[str]
+    for request in requests or []:
+        if (request or {}).get("Driver") == "nvidia":
+            ids.extend(str(i) for i in (request.get("DeviceIDs") or []))
+    return ids
+
+
+class Ledger(object):
+    """Every container on the daemon, split into tenants (by label) and everything else."""
+
+    def __init__(self, inspected):
+        # type: (List[Dict[str, Any]]) -> None
+        self.tenants = {}  # type: Dict[str, TenantRecord]
+        self.leftovers = {}  # type: Dict[str, TenantRecord]
+        self.by_container_name = {}  # type: Dict[str, Dict[str, Any]]
+        self.foreign_ports = set()  # type: Set[int]
+        for attrs in inspected:
+            name = (attrs.get("Name") or "").lstrip("/")
+            self.by_container_name[name] = attrs
+            labels = (attrs.get("Config") or {}).get("Labels") or {}
+            if LABEL_TENANT in labels:
+                record = TenantRecord(attrs)
+                if record.is_leftover:
+                    self.leftovers[record.name] = record
+                else:
+                    self.tenants[record.name] = record
+            else:
+                self.foreign_ports.update(published_ports((attrs.get("HostConfig") or {}).get("PortBindings")))
+
+    def others(self, name):
+        # type: (str) -> List[TenantRecord]
+        """Every allocation except `name`'s own, parked leftovers of other tenants included."""
+        records = [r for n, r in self.tenants.items() if n != name]
+        records += [r for n, r in self.leftovers.items() if n != name]
+        return records
+
+    def ports_taken_by_others(self, name):
+        # type: (str) -> Set[int]
+        taken = set(self.foreign_ports)
+        for record in self.others(name):
+            taken.update(record.ports)
+        return taken
+
+
+def read_ledger(client):
+    # type: (Any) -> Ledger
+    """Inspect every container on the daemon (running or not) once."""
+    inspected = []  # type: List[Dict[str, Any]]
+    for summary in client.api.containers(all=True):
+        try:
+            inspected.append(client.api.inspect_container(summary["Id"]))
+        except Exception as exc:  # pylint: disable=broad-except
+            # A container removed between list and inspect holds nothing any more.
+            if getattr(exc, "status_code", None) != 404:
+                raise
+    return Ledger(inspected)

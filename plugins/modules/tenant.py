@@ -1,0 +1,300 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: tenant
+short_description: Place and run one tenant's SSH container on a GPU host, with Docker as the ledger
+version_added: 0.1.0
+author: gpulab.dgx maintainers (@gpulab)
+description:
+  - Creates, updates or removes one tenant container on the GPU host it runs on.
+  - Under one host-wide lock it reads every tenant's allocation back from Docker (container labels
+    and HostConfig; no side file), places GPUs and CPUs only when the tenant is new or its request
+    changed, then creates and starts the container.
+  - The same spec again changes nothing. Memory and CPU quota are updated in place; a change of
+    image, GPUs, CPU count, disk, port, keys, environment or labels recreates the container, keeping
+    its GPUs where still valid, its SSH port and its data directory.
+  - GPUs are given as Docker device requests (driver C(nvidia), GPU UUIDs when the topology has them).
+    Tenants without GPUs get C(NVIDIA_VISIBLE_DEVICES=void).
+  - Every bad input (unknown size unit, negative count, more GPUs, CPUs or memory than the host has
+    free, a name or port in use, a malformed key) fails before anything changes, naming the field
+    and the value.
+options:
+  name:
+    description: Tenant name; also the container name and the host name inside it.
+    type: str
+    required: true
+  state:
+    description: C(present) to create or update the tenant, C(absent) to stop and remove its container.
+    type: str
+    choices: [present, absent]
+    default: present
+  image:
+    description: Image to run (already on the host; it is never pulled). Required when O(state=present).
+    type: str
+  gpus:
+    description: Number of whole GPUs to dedicate.
+    type: int
+    default: 0
+  cpus:
+    description:
+      - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the
+        same size, memory pinned to their NUMA nodes with C(--cpuset-mems)). Required when O(state=present).
+      - V(0) dedicates no cores. The container is not pinned and has no CPU quota, so it competes for
+        every CPU of the host at the default weight. Use it for light tenants only.
+    type: int
+  memory:
+    description:
+      - Memory limit, e.g. C(128G), C(512GiB), C(1.5T). Units are binary as Docker reads them
+        (G = GiB). Swap is not added. Required when O(state=present).
+    type: str
+  disk:
+    description:
+      - Size of the container's root filesystem (C(--storage-opt size)) and an xfs project quota of the
+        same size on the data directory. Needs overlay2 on xfs mounted with C(pquota).
+    type: str
+  disk_enforcement:
+    description:
+      - When the host cannot enforce O(disk), V(true) fails with the reason and V(false) goes on without
+        a disk limit, recording the size in the container's labels and returning a warning.
+    type: bool
+    default: true
+  ssh_public_keys:
+    description: OpenSSH public keys allowed to log in (one key per item). Required when O(state=present).
+    type: list
+    elements: str
+  ssh_port:
+    description: Host port for the tenant's SSH. Default is a stable port from O(ssh_port_range), kept across re-creation.
+    type: int
+  ssh_port_range:
+    description: Range the SSH port is picked from when O(ssh_port) is not given.
+    type: str
+    default: 2200-2999
+  ssh_bind_address:
+    description: Host address the SSH port is published on.
+    type: str
+    default: 0.0.0.0
+  data_root:
+    description:
+      - Host directory holding the tenant's persistent data, mounted at O(data_mount). Kept on re-creation
+        and on removal unless O(purge=true).
+      - Default is C(/var/lib/gpulab/tenants/<name>).
+    type: path
+  data_mount:
+    description: Where the data directory appears inside the container.
+    type: str
+    default: /data
+  numa_policy:
+    description: C(strict) takes CPUs only from the GPUs' NUMA nodes; C(best-effort) may spill to the nearest node and says so.
+    type: str
+    choices: [strict, best-effort]
+    default: strict
+  topology:
+    description:
+      - Host topology as gpulab.dgx.gpu_info returns it (C(gpus), C(numa_nodes), C(links), C(siblings)).
+        Default is to read the host (NVML and sysfs).
+    type: dict
+  env:
+    description: Extra environment for the container. C(NVIDIA_VISIBLE_DEVICES) and C(GPULAB_*) are reserved.
+    type: dict
+  labels:
+    description: Extra container labels. The C(gpulab.) prefix is reserved.
+    type: dict
+  network:
+    description: Docker bridge network the container joins (its SSH port is published from it).
+    type: str
+    default: bridge
+  pids_limit:
+    description: Most processes the container may run.
+    type: int
+    default: 16384
+  purge:
+    description: With O(state=absent), also delete the data directory.
+    type: bool
+    default: false
+  archive_to:
+    description: With O(purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600).
+    type: path
+  docker_host:
+    description: Docker daemon to talk to. Default is E(DOCKER_HOST), else C(unix:///var/run/docker.sock).
+    type: str
+  lock_path:
+    description: Lock file every tenant rollout on the host takes while it reads, places and creates.
+    type: path
+    default: /run/lock/gpulab-tenant.lock
+  lock_timeout:
+    description: Seconds to wait for the lock.
+    type: int
+    default: 300
+requirements:
+  - docker (Docker SDK for Python) >= 5.0 on the GPU host
+  - nvidia-ml-py on the GPU host when O(topology) is not given and the host has GPUs
+attributes:
+  check_mode:
+    support: full
+    description: Reports the same C(changed) and actions as a real run and touches nothing.
+  diff_mode:
+    support: full
+    description: Shows the tenant before and after (image, GPUs, cpuset, memory, disk, port, data directory).
+  idempotent:
+    support: full
+    description: The same spec again gives C(changed=false) and leaves the container untouched.
+notes:
+  - Run it on the GPU host itself (it test-binds the SSH port and reads sysfs).
+seealso:
+  - module: community.docker.docker_container
+"""
+
+EXAMPLES = r"""
+- name: Give alice two NVLinked GPUs, 32 CPUs on their NUMA node, 128 GiB and 512 GiB of disk
+  gpulab.dgx.tenant:
+    name: alice
+    image: gpulab/cuda12.4-cudnn9-ubuntu22.04:latest
+    gpus: 2
+    cpus: 32
+    memory: 128G
+    disk: 512G
+    ssh_public_keys:
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGcd1Z3D0a5o1vJ8xj6mWm4S7GkQn0XoYb2s7HqkQp2K alice@laptop
+    data_root: /raid/tenants/alice
+
+- name: Take bob's container away, archiving then deleting his data
+  gpulab.dgx.tenant:
+    name: bob
+    state: absent
+    purge: true
+    archive_to: /raid/archive
+"""
+
+RETURN = r"""
+tenant:
+  description: The tenant as it is now (in check mode, as it would be).
+  returned: always
+  type: dict
+  sample:
+    name: alice
+    container_id: 4f1c2d...
+    image: gpulab/cuda12.4-cudnn9-ubuntu22.04:latest
+    gpus: [GPU-4b5c..., GPU-9d2e...]
+    gpu_indices: [2, 3]
+    cpuset: 16-31,144-159
+    cpuset_mems: "1"
+    cpus: 32
+    memory: 128G
+    disk: 512G
+    disk_enforced: true
+    ssh_port: 2417
+    ssh_bind_address: 0.0.0.0
+    data_dir: /raid/tenants/alice
+    data_mount: /data
+    login_user: root
+    ssh_key_fingerprints: ["SHA256:..."]
+    spec_hash: 0f3a9c1b2d4e5f60
+actions:
+  description: What was done (or would be in check mode) in order, e.g. C(create), C(update), C(recreate), C(start), C(remove), C(archive), C(purge).
+  returned: always
+  type: list
+  elements: str
+  sample: [update]
+"""
+
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
+
+try:
+    import docker
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import ensure_absent, ensure_present
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import gpu_driver_hint
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    image=dict(type="str"),
+    gpus=dict(type="int", default=0),
+    cpus=dict(type="int"),
+    memory=dict(type="str"),
+    disk=dict(type="str"),
+    disk_enforcement=dict(type="bool", default=True),
+    ssh_public_keys=dict(type="list", elements="str", no_log=False),
+    ssh_port=dict(type="int"),
+    ssh_port_range=dict(type="str", default="2200-2999"),
+    ssh_bind_address=dict(type="str", default="0.0.0.0"),
+    data_root=dict(type="path"),
+    data_mount=dict(type="str", default="/data"),
+    numa_policy=dict(type="str", choices=["strict", "best-effort"], default="strict"),
+    topology=dict(type="dict"),
+    env=dict(type="dict"),
+    labels=dict(type="dict"),
+    network=dict(type="str", default="bridge"),
+    pids_limit=dict(type="int", default=16384),
+    purge=dict(type="bool", default=False),
+    archive_to=dict(type="path"),
+    docker_host=dict(type="str"),
+    lock_path=dict(type="path", default="/run/lock/gpulab-tenant.lock"),
+    lock_timeout=dict(type="int", default=300),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "present", ("image", "cpus", "memory", "ssh_public_keys"))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        spec = validate_spec(params)
+    except SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, value=exc.value)
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+
+    base_url = params["docker_host"] or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    lock = HostLock(params["lock_path"], params["lock_timeout"])
+
+    def run(argv):
+        module.run_command(argv, check_rc=True)
+
+    def topology():
+        if params["topology"] is not None:
+            return params["topology"]
+        return read_host_topology(require_gpus=False)
+
+    try:
+        client = docker.DockerClient(base_url=base_url, version="auto", timeout=120)
+        if spec.state == "present":
+            outcome = ensure_present(client, spec, topology, run, module.check_mode, lock)
+        else:
+            outcome = ensure_absent(client, spec, run, module.check_mode, lock)
+    except SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, value=exc.value)
+    except (LockTimeout, TopologyError) as exc:
+        module.fail_json(msg=str(exc))
+    except docker.errors.DockerException as exc:
+        module.fail_json(msg="Docker: %s%s" % (exc, gpu_driver_hint(str(exc))), exception=traceback.format_exc())
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(changed=outcome.changed, tenant=outcome.tenant, actions=outcome.actions,
+                     diff=dict(before=outcome.before, after=outcome.after))
+
+
+if __name__ == "__main__":
+    main()
