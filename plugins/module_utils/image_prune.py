@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Plan which tenant images to remove, and in which order, without touching Docker.
 
 The plan is a pure function of what the Docker engine reports, so it can be tested alone:
