@@ -149,6 +149,7 @@ class _Context(object):
         self.free_gpus = sorted(g for g in self.gpu_node if g not in used_g)
         self.links = topo["links"]
         allowed = topo.get("cpus_allowed")
+        allowed = set(allowed) if allowed is not None else None
         self.cpu_node = {}  # type: Dict[int, int]
         for node, info in topo["numa_nodes"].items():
             for cpu in info["cpus"]:
@@ -272,38 +273,31 @@ class _Context(object):
 
     def _quotas(self, home, chosen, count):
         # type: (List[int], List[int], int) -> Dict[int, int]
-        """Split `count` over the home nodes by their share of GPUs, in whole-core units."""
+        """Split `count` over the home nodes by their share of GPUs, in whole-core units; a node
+        short of whole cores passes its share to the others before anyone takes lone threads."""
         if len(home) == 1:
             return {home[0]: count}
         weight = dict((n, len([g for g in chosen if self.gpu_node[g] == n]) or 1) for n in home)
         unit = max([len(self.core_of[c]) for c in self.free_cpus] or [1])
-        units = count // unit
+        whole_room = dict((n, sum(len(core) for core in self.whole[n])) for n in home)
         total_w = sum(weight.values())
-        quotas = dict((n, (units * weight[n] // total_w) * unit) for n in home)
         order = sorted(home, key=lambda n: (-weight[n], n))
+        quotas = dict((n, min((count // unit) * weight[n] // total_w * unit, whole_room[n])) for n in home)
         left = count - sum(quotas.values())
-        # Hand out what is left a unit at a time, most-GPU node first; cap at each node's room.
-        while left > 0:
-            progressed = False
-            for node in order:
-                step = min(unit if left >= unit else left, self.capacity[node] - quotas[node], left)
-                if step > 0:
-                    quotas[node] += step
-                    left -= step
-                    progressed = True
-                if left <= 0:
+        for room in (whole_room, self.capacity):
+            # A unit at a time, most-GPU node first, within whole cores, then within all free CPUs.
+            while left > 0:
+                progressed = False
+                for node in order:
+                    step = min(unit, left, room[node] - quotas[node])
+                    if step > 0:
+                        quotas[node] += step
+                        left -= step
+                        progressed = True
+                    if left <= 0:
+                        break
+                if not progressed:
                     break
-            if not progressed:
-                break
-        for node in home:
-            over = quotas[node] - self.capacity[node]
-            if over > 0:
-                quotas[node] = self.capacity[node]
-                for other in order:
-                    room = self.capacity[other] - quotas[other]
-                    move = min(room, over)
-                    quotas[other] += move
-                    over -= move
         return quotas
 
     def _take(self, node, count):

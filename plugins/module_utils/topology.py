@@ -173,6 +173,8 @@ def check_topology(topology):
 
 def _as_int(value, what):
     # type: (Any, str) -> int
+    if type(value) is int:  # pylint: disable=unidiomatic-typecheck
+        return value
     if isinstance(value, bool):
         raise TopologyError("%s must be an integer, got %r" % (what, value))
     try:
@@ -190,4 +192,6 @@ def _int_list(values, what):
             raise TopologyError("%s: %s" % (what, exc))
     if not isinstance(values, (list, tuple)):
         raise TopologyError("%s must be a list of integers, got %r" % (what, values))
+    if all(type(v) is int for v in values):  # pylint: disable=unidiomatic-typecheck
+        return sorted(set(values))  # the common case, kept fast: placement checks every call
     return sorted(set(_as_int(v, what) for v in values))
