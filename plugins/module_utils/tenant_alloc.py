@@ -14,6 +14,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cp
 from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import TenantRecord
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError, check_topology
 
 
 class Allocation(object):
@@ -72,6 +73,12 @@ def held_by(records, to_index):
 
 def allocate(spec, current, others, topology, place_fn=place):
     # type: (TenantSpec, Optional[TenantRecord], List[TenantRecord], Dict[str, Any], Any) -> Allocation
+    try:
+        check_topology(topology)
+    except TopologyError as exc:
+        raise SpecError("topology", "(%d GPUs, %d NUMA nodes)" % (len(topology.get("gpus") or []),
+                                                                len(topology.get("numa_nodes") or {})),
+                        "is not a valid topology: %s" % exc)
     to_id, to_index = gpu_ids(topology)
     node_of = cpu_nodes(topology)
     used_gpus, used_cpus = held_by(others, to_index)

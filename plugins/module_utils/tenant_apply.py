@@ -138,6 +138,8 @@ def ensure_present(client, spec, topology_source, run_command, check_mode, lock)
         outcome.before = record_summary(current) if current is not None else {}
         outcome.after = desired.summary()
 
+        if not os.path.isdir(spec.data_dir):
+            outcome.act("mkdir")
         update = {}  # type: Dict[str, Any]
         if current is None:
             outcome.act("create")
@@ -149,8 +151,6 @@ def ensure_present(client, spec, topology_source, run_command, check_mode, lock)
                 outcome.act("update")
             if not current.running:
                 outcome.act("start")
-        if not os.path.isdir(spec.data_dir):
-            outcome.act("mkdir")
         if alloc.placed:
             outcome.warnings.extend(alloc.notes)
 

@@ -1,0 +1,34 @@
+"""Shared fixtures for tests that need a running Docker daemon (kept generic)."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from gpu_dockerd import gpu_dockerd  # noqa: F401  (the fixture, for every integration test)
+
+
+def docker_answers(cli=("docker",)):
+    if shutil.which(cli[0]) is None:
+        return False
+    return subprocess.run(list(cli) + ["info"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker SDK client for the host's daemon; skips the test when none answers."""
+    docker = pytest.importorskip("docker")
+    if not docker_answers():
+        pytest.skip("no Docker daemon answers (scripts/dockerd.sh start)")
+    client = docker.from_env(version="auto", timeout=120)
+    yield client
+    client.close()
+
+
+def image_present(client, ref):
+    try:
+        client.images.get(ref)
+        return True
+    except Exception:  # docker.errors.ImageNotFound
+        return False

@@ -1,0 +1,77 @@
+"""Helpers for the tenant module's integration tests against a real dockerd.
+
+Everything these tests make is named gpulab-test-tenant-* (containers, images, network) and is
+removed at the end; nothing else on the daemon is touched.
+"""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import tenant_images
+
+PREFIX = "gpulab-test-tenant-"
+NETWORK = "gpulab-test-tenant-net"
+ROOT = tenant_images.ROOT
+IMAGE_V1 = tenant_images.IMAGE + ":v1"
+IMAGE_V2 = tenant_images.IMAGE + ":v2"
+# The real CPUs of this machine (all on NUMA node 0): Docker refuses cpusets it cannot honour.
+HOST_CPUS = sorted(os.sched_getaffinity(0))
+
+
+def cpu_topology(cpus=None):
+    """A GPU-less topology over CPUs that exist here."""
+    return {"gpus": [], "links": {}, "siblings": [],
+            "numa_nodes": {"0": {"cpus": list(cpus if cpus is not None else HOST_CPUS), "distance": {"0": 10}}}}
+
+
+def gpu_topology(count=8):
+    """A synthetic topology: `count` GPUs with UUIDs, NVLinked, all on NUMA node 0 over the real CPUs."""
+    gpus = [{"index": i, "uuid": "GPU-00000000-0000-0000-0000-%012d" % i, "numa_node": 0,
+             "cpus": list(HOST_CPUS), "name": "test double GPU", "pci_bus_id": "00000000:%02X:00.0" % (i + 1)}
+            for i in range(count)]
+    links = dict(("%d,%d" % (i, j), "NV12") for i in range(count) for j in range(i + 1, count))
+    return {"gpus": gpus, "links": links, "siblings": [],
+            "numa_nodes": {"0": {"cpus": list(HOST_CPUS), "distance": {"0": 10}}}}
+
+
+def run_module(args, check=False, diff=True):
+    """Run the tenant module in this process, as Ansible would; return its JSON result."""
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.gpulab.dgx.plugins.modules import tenant
+    module_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(module_args), contextlib.redirect_stdout(out):
+        try:
+            tenant.main()
+        except SystemExit:
+            pass
+    return json.loads(out.getvalue())
+
+
+def warnings_of(result):
+    """Warning texts of a module result (core 2.19 hands them over as structured events)."""
+    texts = []
+    for warning in result.get("warnings") or []:
+        if isinstance(warning, dict):
+            warning = (warning.get("event") or {}).get("msg") or str(warning)
+        texts.append(warning)
+    return texts
+
+
+def module_process(args):
+    """Start the tenant module as a separate process (as Ansible runs it on the host)."""
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "ansible_collections.gpulab.dgx.plugins.modules.tenant",
+         json.dumps({"ANSIBLE_MODULE_ARGS": args})],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, universal_newlines=True)
+
+
+def remove_test_containers(client):
+    for container in client.containers.list(all=True, filters={"label": "gpulab.tenant"}):
+        if container.name.startswith(PREFIX):
+            container.remove(force=True)

@@ -1,0 +1,90 @@
+"""GPU requests through a real dockerd whose PATH holds a TEST DOUBLE of
+nvidia-container-runtime-hook (tests/integration/gpu_dockerd.py): no GPU is involved; Docker's
+GPU path runs end to end up to the hook."""
+
+import pytest
+
+from tenant_helpers import IMAGE_V1, IMAGE_V2, PREFIX, gpu_topology, run_module
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def pid1_env(container):
+    out = container.exec_run(["cat", "/proc/1/environ"])
+    assert out.exit_code == 0
+    return dict(item.split("=", 1) for item in out.output.decode().split("\0") if "=" in item)
+
+
+@pytest.fixture
+def gpu_client(gpu_host):
+    import docker
+    client = docker.DockerClient(base_url=gpu_host.host, version="auto")
+    yield client
+    for container in client.containers.list(all=True, filters={"label": "gpulab.tenant"}):
+        if container.name.startswith(PREFIX):
+            container.remove(force=True)
+    client.close()
+
+
+def test_gpu_tenant_sees_its_placed_gpus(gpu_host, gpu_client, tenant_host):
+    topology = gpu_topology(8)
+    calls_before = len(gpu_host.hook_calls())
+    args = tenant_host("gpu", gpus=2, cpus=1, topology=topology, docker_host=gpu_host.host)
+    result = run_module(args)
+    assert result["changed"] and not result.get("failed"), result
+    uuids = result["tenant"]["gpus"]
+    assert len(uuids) == 2 and all(u.startswith("GPU-") for u in uuids)
+    assert [topology["gpus"][i]["uuid"] for i in result["tenant"]["gpu_indices"]] == uuids
+
+    container = gpu_client.containers.get(args["name"])
+    host = container.attrs["HostConfig"]
+    assert host["DeviceRequests"] == [{"Driver": "nvidia", "Count": 0, "DeviceIDs": uuids,
+                                       "Capabilities": [["gpu"]], "Options": {}}]
+    assert container.labels["gpulab.gpus"] == ",".join(uuids)
+    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
+    calls = gpu_host.hook_calls()[calls_before:]
+    assert [state.get("id") for args_, state in calls if args_ == "prestart"] == [container.id]
+
+    assert run_module(args)["changed"] is False
+
+    # A new image: recreated on the same GPUs.
+    args["image"] = IMAGE_V2
+    result = run_module(args)
+    assert result["actions"] == ["recreate"]
+    assert result["tenant"]["gpus"] == uuids
+    container = gpu_client.containers.get(args["name"])
+    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
+
+    # Fewer GPUs: it keeps one of those it had.
+    args["gpus"] = 1
+    result = run_module(args)
+    assert result["actions"] == ["recreate"] and result["tenant"]["gpus"][0] in uuids
+
+
+def test_indices_when_the_topology_has_no_uuids(gpu_host, gpu_client, tenant_host):
+    topology = gpu_topology(4)
+    for gpu in topology["gpus"]:
+        gpu["uuid"] = None
+    args = tenant_host("gpu-idx", gpus=2, cpus=0, topology=topology, docker_host=gpu_host.host)
+    result = run_module(args)
+    assert result["tenant"]["gpus"] == ["0", "1"], result
+    container = gpu_client.containers.get(args["name"])
+    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == "0,1"
+
+
+def test_gpu_less_tenant_sees_no_gpu(gpu_host, gpu_client, tenant_host):
+    args = tenant_host("gpu-none", gpus=0, cpus=1, topology=gpu_topology(8), docker_host=gpu_host.host)
+    run_module(args)
+    container = gpu_client.containers.get(args["name"])
+    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert not container.attrs["HostConfig"].get("DeviceRequests")
+
+
+def test_without_the_hook_the_start_fails_clearly(docker_client, tenant_host):
+    """The host's dockerd has no nvidia hook on its PATH: the module says so and leaves nothing."""
+    args = tenant_host("gpu-nohook", gpus=1, cpus=0, topology=gpu_topology(1), image=IMAGE_V1)
+    result = run_module(args)
+    assert result.get("failed"), result
+    assert 'could not select device driver "nvidia"' in result["msg"]
+    assert "nvidia-container-runtime-hook" in result["msg"]
+    assert not [c for c in docker_client.containers.list(all=True) if c.name == args["name"]]
