@@ -22,7 +22,7 @@ description:
   - Removes the rest children first, so an image derived from another tenant image goes before
     its base. Each tag is removed without force; Docker then deletes the image once untagged.
 author:
-  - gpulab.dgx maintainers
+  - gpulab.dgx maintainers (@gpulab)
 requirements:
   - docker (the Docker SDK for Python) on the target
 options:
@@ -94,7 +94,7 @@ EXAMPLES = r"""
 RETURN = r"""
 removed:
   description:
-    - Images removed (or, in check mode, to be removed), in removal order: derived images
+    - Images removed (or, in check mode, to be removed) in the order of removal, derived images
       before their bases.
   returned: always
   type: list

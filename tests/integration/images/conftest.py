@@ -79,7 +79,7 @@ def playbook(tmp_path_factory):
         if check:
             cmd.append("--check")
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+                              stderr=subprocess.STDOUT, universal_newlines=True, timeout=600, check=False)
         out = json.loads(out_file.read_text()) if out_file.exists() else None
         return PlaybookResult(proc, out)
 
@@ -90,8 +90,8 @@ def build_base(client, ref, generation, run_id):
     """A run-private base: the local Debian image plus a label that changes its id."""
     dockerfile = "FROM %s\nLABEL gpulab.test-run=%s gpulab.test-base-generation=%s\n" % (
         LOCAL_BASE, run_id, generation)
-    image, _ = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True,
-                                   network_mode="none", pull=False)
+    image = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True,
+                                   network_mode="none", pull=False)[0]
     return image
 
 
@@ -106,7 +106,7 @@ def _cleanup(client, run_id):
             network.remove()
     # Our images (every one carries the run label or a tag in the run's repositories), children
     # first: retry until no progress.
-    for _ in range(10):
+    for _attempt in range(10):
         mine = [i for i in client.images.list(all=True)
                 if (i.labels or {}).get("gpulab.test-run") == run_id
                 or any(t.startswith(run_id) for t in i.tags)]

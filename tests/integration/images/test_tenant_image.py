@@ -227,14 +227,14 @@ def test_key_login_works_and_password_is_refused(client, run_id, setup, network,
     try:
         wait_for_sshd(container, port)
         ok = subprocess.run(ssh(ssh_key, port, login, "-i", str(ssh_key), "-o", "BatchMode=yes") + ["id -un"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
         assert ok.returncode == 0, ok.stdout
         assert ok.stdout.strip() == login
 
         refused = subprocess.run(
             ssh(ssh_key, port, login, "-o", "PreferredAuthentications=password,keyboard-interactive",
                 "-o", "PubkeyAuthentication=no", "-o", "BatchMode=yes", "-o", "NumberOfPasswordPrompts=1") + ["true"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=60, check=False)
         assert refused.returncode == 255
         assert "Permission denied (publickey)" in refused.stdout
 
