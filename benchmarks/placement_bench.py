@@ -82,7 +82,7 @@ def median_ms(topo, seed, samples):
     rng = random.Random(seed)
     n = len(topo["gpus"])
     times = []
-    for _ in range(samples):
+    for _sample in range(samples):
         used = sorted(rng.sample(range(n), rng.randint(0, n // 2)))
         k = rng.randint(1, n - len(used))
         start = time.perf_counter()
@@ -167,7 +167,7 @@ def run_streams(topo, policy, streams, steps, seed):
     for stream in range(streams):
         rng = random.Random(seed * 1000003 + stream)
         tenants = []
-        for _ in range(steps):
+        for _step in range(steps):
             if tenants and rng.random() < 0.4:
                 tenants.pop(rng.randrange(len(tenants)))
                 continue

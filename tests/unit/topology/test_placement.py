@@ -32,7 +32,7 @@ def test_a100_two_gpus_from_one_numa_node_with_that_nodes_cores():
     used_gpus, used_cpus = [], []
     node_of_gpu = {0: 3, 1: 3, 2: 1, 3: 1, 4: 7, 5: 7, 6: 5, 7: 5}  # from the file's NUMA Affinity column
     node_cpus = {3: "48-63,176-191", 1: "16-31,144-159", 7: "112-127,240-255", 5: "80-95,208-223"}
-    for _ in range(4):
+    for _tenant in range(4):
         got = place(topo, 2, 16, used_gpus, used_cpus)
         nodes = set(node_of_gpu[g] for g in got["gpus"])
         assert len(nodes) == 1
@@ -57,7 +57,7 @@ def test_dgx1_cube_mesh_pairs_are_nv2():
     topo = dgx1()
     used = []
     pairs = []
-    for _ in range(4):
+    for _tenant in range(4):
         got = place(topo, 2, 4, used_gpus=used)
         pairs.append(got["gpus"])
         used += got["gpus"]

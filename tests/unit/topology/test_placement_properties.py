@@ -97,7 +97,7 @@ def test_streams_never_hand_out_twice(name, steps):
             if tenants:
                 tenants.pop(step[1] % len(tenants))
             continue
-        _, k, c, policy = step
+        k, c, policy = step[1:]
         try:
             got = place(topo, k, c, sorted(used_gpus), sorted(used_cpus), numa_policy=policy)
         except PlacementError as exc:
