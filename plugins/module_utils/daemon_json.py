@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright (c) gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Merge keys into Docker's daemon.json without dropping the keys of others.
 
 The merge follows JSON Merge Patch (RFC 7396): dicts merge recursively, any other value

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright (c) gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -19,10 +20,10 @@ description:
   - Refuses to touch a file that is not a JSON object (fails naming the file and the parse
     error), so a hand-edited file is never lost.
   - Refuses to set C(default-runtime) to V(nvidia); GPUs are requested per container.
-  - Does not restart Docker; notify a handler on RV(changed) (the P(gpulab.dgx.docker_engine#role)
+  - Does not restart Docker; notify a handler when it reports C(changed) (the P(gpulab.dgx.docker_engine#role)
     role does this).
 author:
-  - gpulab.dgx maintainers
+  - gpulab.dgx maintainers (@gpulab)
 options:
   path:
     description:
