@@ -30,6 +30,9 @@ log_dir=%(log_dir)s
 n="$$-$(date +%%s%%N)"
 printf '%%s\\n' "$*" >"$log_dir/$n.args"
 cat >"$log_dir/$n.state.json"
+# Keep the OCI config too: it holds the environment the container's first process starts with.
+bundle=$(sed -n 's/.*"bundle":"\\([^"]*\\)".*/\\1/p' "$log_dir/$n.state.json")
+if [ -n "$bundle" ] && [ -f "$bundle/config.json" ]; then cp "$bundle/config.json" "$log_dir/$n.config.json"; fi
 exit 0
 """
 
@@ -102,21 +105,25 @@ class GpuDockerd(object):
             raise RuntimeError("docker save %s failed" % ref)
 
     def hook_calls(self):
-        """[(args, OCI state dict)] for every call the hook double got, oldest first."""
+        """[(args, OCI state, OCI config)] for every call the hook double got, oldest first."""
         calls = []
         for name in sorted(os.listdir(self.hook_log)):
             if name.endswith(".args"):
                 stem = name[:-len(".args")]
                 with open(os.path.join(self.hook_log, name)) as handle:
                     args = handle.read().strip()
-                state = {}
-                state_path = os.path.join(self.hook_log, stem + ".state.json")
-                if os.path.exists(state_path):
-                    with open(state_path) as handle:
-                        text = handle.read()
-                    state = json.loads(text) if text.strip() else {}
-                calls.append((args, state))
+                state = self._json(stem + ".state.json")
+                config = self._json(stem + ".config.json")
+                calls.append((args, state, config))
         return calls
+
+    def _json(self, name):
+        path = os.path.join(self.hook_log, name)
+        if not os.path.exists(path):
+            return {}
+        with open(path) as handle:
+            text = handle.read()
+        return json.loads(text) if text.strip() else {}
 
     def stop(self):
         if self.process is None:

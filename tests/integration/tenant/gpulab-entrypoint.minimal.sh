@@ -12,4 +12,7 @@ if [ -n "${GPULAB_SSH_AUTHORIZED_KEYS:-}" ]; then
   (umask 077 && printf '%s\n' "$GPULAB_SSH_AUTHORIZED_KEYS" >/root/.ssh/authorized_keys)
 fi
 unset GPULAB_SSH_AUTHORIZED_KEYS
+# SSH sessions do not inherit the container environment: keep the GPU view for them.
+env | grep -E '^(PATH|NVIDIA_[A-Z0-9_]*)=' | sed -e "s/'/'\\\\''/g" -e "s/=/='/" -e "s/^/export /" -e "s/$/'/" \
+  >/etc/profile.d/gpulab-env.sh
 exec "$@"

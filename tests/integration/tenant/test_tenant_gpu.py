@@ -9,10 +9,30 @@ from tenant_helpers import IMAGE_V1, IMAGE_V2, PREFIX, gpu_topology, run_module
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-def pid1_env(container):
-    out = container.exec_run(["cat", "/proc/1/environ"])
-    assert out.exit_code == 0
-    return dict(item.split("=", 1) for item in out.output.decode().split("\0") if "=" in item)
+def first_process_env(gpu_host, container):
+    """The environment the container's first process started with, from the OCI config the hook
+    TEST DOUBLE saved at `prestart` (/proc/1/environ is no witness: sshd overwrites it)."""
+    configs = [config for args, state, config in gpu_host.hook_calls()
+               if args == "prestart" and state.get("id") == container.id]
+    assert len(configs) == 1, gpu_host.hook_calls()
+    return dict(item.split("=", 1) for item in configs[0]["process"]["env"])
+
+
+def login_env(container):
+    """What an SSH login sees: the entrypoint's /etc/profile.d/gpulab-env.sh."""
+    out = container.exec_run(["sh", "-c", ". /etc/profile.d/gpulab-env.sh && env"])
+    assert out.exit_code == 0, out.output
+    return dict(line.split("=", 1) for line in out.output.decode().splitlines() if "=" in line)
+
+
+def wait_for_login_env(container):
+    """Poll until the entrypoint has written the login environment (it does so before sshd)."""
+    for _ in range(200):
+        if container.exec_run(["grep", "-q", "NVIDIA_VISIBLE_DEVICES", "/etc/profile.d/gpulab-env.sh"]).exit_code == 0:
+            return
+        container.reload()
+        assert container.status == "running", container.logs()
+    raise AssertionError("no /etc/profile.d/gpulab-env.sh in %s" % container.name)
 
 
 @pytest.fixture
@@ -41,9 +61,9 @@ def test_gpu_tenant_sees_its_placed_gpus(gpu_host, gpu_client, tenant_host):
     assert host["DeviceRequests"] == [{"Driver": "nvidia", "Count": 0, "DeviceIDs": uuids,
                                        "Capabilities": [["gpu"]], "Options": {}}]
     assert container.labels["gpulab.gpus"] == ",".join(uuids)
-    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
+    assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
     calls = gpu_host.hook_calls()[calls_before:]
-    assert [state.get("id") for args_, state in calls if args_ == "prestart"] == [container.id]
+    assert [state.get("id") for args_, state, _ in calls if args_ == "prestart"] == [container.id]
 
     assert run_module(args)["changed"] is False
 
@@ -53,7 +73,9 @@ def test_gpu_tenant_sees_its_placed_gpus(gpu_host, gpu_client, tenant_host):
     assert result["actions"] == ["recreate"]
     assert result["tenant"]["gpus"] == uuids
     container = gpu_client.containers.get(args["name"])
-    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
+    assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
+    wait_for_login_env(container)
+    assert login_env(container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
 
     # Fewer GPUs: it keeps one of those it had.
     args["gpus"] = 1
@@ -69,14 +91,16 @@ def test_indices_when_the_topology_has_no_uuids(gpu_host, gpu_client, tenant_hos
     result = run_module(args)
     assert result["tenant"]["gpus"] == ["0", "1"], result
     container = gpu_client.containers.get(args["name"])
-    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == "0,1"
+    assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == "0,1"
 
 
 def test_gpu_less_tenant_sees_no_gpu(gpu_host, gpu_client, tenant_host):
     args = tenant_host("gpu-none", gpus=0, cpus=1, topology=gpu_topology(8), docker_host=gpu_host.host)
     run_module(args)
     container = gpu_client.containers.get(args["name"])
-    assert pid1_env(container)["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert "NVIDIA_VISIBLE_DEVICES=void" in container.attrs["Config"]["Env"]
+    wait_for_login_env(container)
+    assert login_env(container)["NVIDIA_VISIBLE_DEVICES"] == "void"
     assert not container.attrs["HostConfig"].get("DeviceRequests")
 
 

@@ -1,0 +1,35 @@
+# Read, from inside a tenant container, what it was given; print one JSON object.
+# Runs under any POSIX sh (docker exec -i NAME sh -s < this file); cgroup v1 or v2.
+# What an SSH login sees (the image's entrypoint writes the container environment there);
+# /proc/1/environ is a fallback only: sshd overwrites it when it sets its process title.
+visible=$(sed -n "s/^export NVIDIA_VISIBLE_DEVICES='\(.*\)'$/\1/p" /etc/profile.d/gpulab-env.sh 2>/dev/null | head -n 1)
+if [ -z "$visible" ]; then
+  visible=$(tr '\0' '\n' </proc/1/environ 2>/dev/null | sed -n 's/^NVIDIA_VISIBLE_DEVICES=//p' | head -n 1)
+fi
+if command -v nvidia-smi >/dev/null 2>&1; then
+  smi=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+else
+  smi=absent
+fi
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  cpuset=$(cat /sys/fs/cgroup/cpuset.cpus.effective 2>/dev/null)
+  read -r quota period </sys/fs/cgroup/cpu.max 2>/dev/null
+  [ "$quota" = max ] && quota=-1
+  memory=$(cat /sys/fs/cgroup/memory.max 2>/dev/null)
+  [ "$memory" = max ] && memory=-1
+else
+  cpuset=$(cat /sys/fs/cgroup/cpuset/cpuset.cpus 2>/dev/null)
+  quota=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us)
+  period=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us 2>/dev/null || cat /sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us)
+  memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null)
+fi
+root_size=$(df -P -B1 / 2>/dev/null | awk 'NR==2 {print $2}')
+root_human=$(df -h / 2>/dev/null | awk 'NR==2 {print $2}')
+# sshd listening on port 22 (0016 hex), state 0A (LISTEN), IPv4 or IPv6.
+if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "0A" {found=1} END {exit !found}'; then
+  sshd=yes
+else
+  sshd=no
+fi
+printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "sshd_listening": "%s"}\n' \
+  "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$sshd"
