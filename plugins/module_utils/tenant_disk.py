@@ -95,10 +95,7 @@ def storage_opt_support(info, mounts):
 def data_quota_support(path, mounts):
     # type: (str, List[Mount]) -> Tuple[bool, str, Optional[Mount]]
     """Can an xfs project quota limit `path`? Returns (ok, reason when not, its mount)."""
-    probe = path
-    while not os.path.exists(probe) and probe != "/":
-        probe = os.path.dirname(probe)
-    mount = mount_for(probe, mounts)
+    mount = mount_for(path, mounts)
     if mount is None:
         return False, "no mount found for %s" % path, None
     if mount.fstype != "xfs":

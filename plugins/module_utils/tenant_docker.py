@@ -228,4 +228,3 @@ def remove(client, record):
 def login_user(image_labels):
     # type: (Optional[Dict[str, str]]) -> str
     return (image_labels or {}).get(LOGIN_USER_LABEL) or "root"
-

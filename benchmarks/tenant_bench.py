@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Wall time of playbooks/tenant.yml against a minimal community.docker.docker_container playbook
+that creates the same containers, for 1 tenant, 16 tenants, and a no-op re-run of the 16.
+
+    .venv/bin/python benchmarks/tenant_bench.py [--tenants 16]
+
+Runs on the host's dockerd; everything it makes is named gpulab-bench-tenant-* and removed at the
+end. Tenants are CPU-less and GPU-less (cpus 0), so 16 fit on any machine; tenant.yml includes its
+verification inside each container and the handoff notes, the docker_container playbook does
+neither (it is the floor: what creating the containers alone costs).
+"""
+
+from __future__ import print_function
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import docker
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "tenant"))
+import tenant_images  # noqa: E402  (builds the test image: debian12 + the tenant entrypoint)
+
+PREFIX = "gpulab-bench-tenant-"
+NETWORK = "gpulab-bench-tenant-net"
+IMAGE = tenant_images.IMAGE + ":v1"
+
+MINIMAL = """---
+- name: Create the same tenant containers with community.docker.docker_container
+  hosts: gpuhost
+  gather_facts: false
+  tasks:
+    - name: Create each container
+      community.docker.docker_container:
+        name: "{{ item.0.name }}"
+        image: "{{ item.0.image }}"
+        state: started
+        memory: "{{ item.0.memory }}"
+        memory_swap: "{{ item.0.memory }}"
+        pids_limit: 16384
+        restart_policy: unless-stopped
+        networks: [{name: "%(network)s"}]
+        networks_cli_compatible: true
+        published_ports: ["127.0.0.1:{{ 2600 + item.1 }}:22"]
+        env:
+          NVIDIA_VISIBLE_DEVICES: void
+          GPULAB_SSH_AUTHORIZED_KEYS: "{{ item.0.ssh_public_keys | join('\\n') }}"
+        labels:
+          gpulab.tenant: "{{ item.0.name }}"
+        volumes: ["%(data)s/{{ item.0.name }}:/data"]
+      loop: "{{ gpulab_tenants | zip(range(gpulab_tenants | length)) | list }}"
+      loop_control:
+        label: "{{ item.0.name }}"
+"""
+
+
+def run(cmd, env):
+    start = time.monotonic()
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
+    took = time.monotonic() - start
+    if out.returncode != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), out.stdout[-3000:]))
+    return took
+
+
+def clean(client):
+    for container in client.containers.list(all=True):
+        if container.name.startswith(PREFIX):
+            container.remove(force=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=16)
+    opts = parser.parse_args()
+    client = docker.from_env(version="auto")
+    tenant_images.build("v1")
+    if not client.networks.list(names=[NETWORK]):
+        client.networks.create(NETWORK, driver="bridge")
+    work = tempfile.mkdtemp(prefix="gpulab-bench-tenant.")
+    key_path = os.path.join(work, "id_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key_path], check=True)
+    with open(key_path + ".pub") as handle:
+        pub = handle.read().strip()
+    cpus = sorted(os.sched_getaffinity(0))
+    bin_dir = os.path.dirname(sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
+               ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_NOCOLOR="1",
+               PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    minimal = os.path.join(work, "minimal.yml")
+    with open(minimal, "w") as handle:
+        handle.write(MINIMAL % {"network": NETWORK, "data": os.path.join(work, "plain")})
+
+    def inventory(count):
+        tenants = [{"name": "%s%02d" % (PREFIX, i), "image": IMAGE, "cpus": 0, "memory": "32M",
+                    "ssh_public_keys": [pub]} for i in range(count)]
+        data = {"all": {"hosts": {"gpuhost": {"ansible_connection": "local", "ansible_become": False,
+                                              "ansible_python_interpreter": sys.executable}},
+                        "vars": {"gpulab_tenants": tenants, "tenant_network": NETWORK,
+                                 "tenant_topology": {"gpus": [], "links": {}, "siblings": [],
+                                                     "numa_nodes": {"0": {"cpus": cpus, "distance": {"0": 10}}}},
+                                 "tenant_ssh_bind_address": "127.0.0.1",
+                                 "tenant_ssh_port_range": "2700-2999",
+                                 "tenant_data_base": os.path.join(work, "tenants"),
+                                 "tenant_lock_path": os.path.join(work, "lock"),
+                                 "tenant_handoff_dir": os.path.join(work, "handoff")}}}
+        path = os.path.join(work, "inventory-%d.yml" % count)
+        with open(path, "w") as handle:
+            yaml.safe_dump(data, handle)
+        return path
+
+    tenant_cmd = lambda inv: [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant.yml"),  # noqa: E731
+                              "-i", inv, "-e", "gpulab_hosts=gpuhost"]
+    plain_cmd = lambda inv: [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv]  # noqa: E731
+    results = {}
+    try:
+        for label, cmd in (("tenant.yml", tenant_cmd), ("docker_container", plain_cmd)):
+            clean(client)
+            results[(label, "1")] = run(cmd(inventory(1)), env)
+            clean(client)
+            many = inventory(opts.tenants)
+            results[(label, str(opts.tenants))] = run(cmd(many), env)
+            results[(label, "no-op")] = run(cmd(many), env)
+    finally:
+        clean(client)
+        for net in client.networks.list(names=[NETWORK]):
+            net.remove()
+        subprocess.run(["rm", "-rf", work])
+    cases = ("1", str(opts.tenants), "no-op")
+    print("%-26s %12s %18s %8s" % ("case", "tenant.yml s", "docker_container s", "ratio"))
+    for case in cases:
+        mine, plain = results[("tenant.yml", case)], results[("docker_container", case)]
+        name = {"1": "create 1 tenant", "no-op": "no-op re-run (%s)" % opts.tenants}.get(case, "create %s tenants" % case)
+        print("%-26s %12.1f %18.1f %7.2fx" % (name, mine, plain, mine / plain))
+
+
+if __name__ == "__main__":
+    main()
