@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Build (or find in the cache) the Debian 12 image of the fresh-DGX test-bed VM.
+#
+#   scripts/vm/build-image.sh          print the image directory; build it first when missing
+#
+# The image holds what a freshly installed DGX OS ships (see guest-packages.txt), an admin
+# user `gpuadmin` with passwordless sudo and an SSH key made for this image. It is cached
+# under $GPULAB_VM_CACHE (default .cache/vm) in a directory named by a content key computed
+# from this script, the package list, the suite and the mirror: when the key is unchanged
+# the build is skipped. The image is never booted directly: boot.sh boots a copy-on-write
+# overlay of it, so the cached image stays clean.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+CACHE="${GPULAB_VM_CACHE:-$REPO/.cache/vm}"
+SUITE="${GPULAB_VM_SUITE:-bookworm}"
+MIRROR="${GPULAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+ROOT_SIZE="${GPULAB_VM_ROOT_SIZE:-6G}"
+VM_USER=gpuadmin
+
+PKGS="$(grep -v '^#' "$HERE/guest-packages.txt" | xargs | tr ' ' ',')"
+KEY="$(cat "$HERE/build-image.sh" "$HERE/guest-packages.txt" <(echo "$SUITE $MIRROR $ROOT_SIZE") \
+        | sha256sum | cut -c1-16)"
+IMAGE="$CACHE/images/$KEY"
+
+if [ -f "$IMAGE/.complete" ]; then
+  echo "$IMAGE"
+  exit 0
+fi
+
+log() { echo "vm-image: $*" >&2; }
+for tool in debootstrap mkfs.ext4 ssh-keygen; do
+  command -v "$tool" >/dev/null || { log "$tool is missing: run scripts/setup-system.sh"; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { log "debootstrap and mkfs.ext4 -d need root"; exit 1; }
+
+mkdir -p "$CACHE/images"
+WORK="$(mktemp -d "$CACHE/images/.build.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+ROOTFS="$WORK/rootfs"
+start=$(date +%s)
+log "debootstrap $SUITE with a kernel into $ROOTFS (about 2-3 min)"
+debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+  || { tail -n 30 "$WORK/debootstrap.log" >&2; exit 1; }
+
+# --- system configuration of the guest
+echo "gpulab-dgx-vm" > "$ROOTFS/etc/hostname"
+cat > "$ROOTFS/etc/hosts" <<HOSTS
+127.0.0.1 localhost
+127.0.1.1 gpulab-dgx-vm
+HOSTS
+echo "/dev/vda / ext4 defaults,errors=remount-ro 0 1" > "$ROOTFS/etc/fstab"
+echo "deb $MIRROR $SUITE main" > "$ROOTFS/etc/apt/sources.list"
+echo "deb $MIRROR $SUITE-updates main" >> "$ROOTFS/etc/apt/sources.list"
+# qemu's user network: DHCP on eth0 (net.ifnames=0), DNS at 10.0.2.3.
+mkdir -p "$ROOTFS/etc/systemd/network"
+cat > "$ROOTFS/etc/systemd/network/eth0.network" <<NET
+[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+NET
+ln -sf /lib/systemd/system/systemd-networkd.service \
+  "$ROOTFS/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+rm -f "$ROOTFS/etc/resolv.conf"
+echo "nameserver 10.0.2.3" > "$ROOTFS/etc/resolv.conf"
+# A fresh machine-id on every boot of a fresh overlay.
+: > "$ROOTFS/etc/machine-id"
+rm -f "$ROOTFS/var/lib/dbus/machine-id"
+# Console on the serial port, so boot problems land in console.log.
+ln -sf /lib/systemd/system/serial-getty@.service \
+  "$ROOTFS/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
+
+# qemu boots the kernel and initrd kept beside the image (-kernel/-initrd), never the guest's
+# /boot, so regenerating the initrd inside the guest (the mdadm package and the storage role
+# do) would cost minutes under TCG for a file nothing reads: switch it off in the test bed.
+sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$ROOTFS/etc/initramfs-tools/update-initramfs.conf"
+
+# --- the admin account Ansible uses (key made for this image, kept beside it)
+ssh-keygen -q -t ed25519 -N '' -C "gpulab-vm-$KEY" -f "$WORK/id_ed25519"
+chroot "$ROOTFS" useradd -m -s /bin/bash -G sudo "$VM_USER"
+echo "$VM_USER ALL=(ALL) NOPASSWD:ALL" > "$ROOTFS/etc/sudoers.d/$VM_USER"
+chmod 0440 "$ROOTFS/etc/sudoers.d/$VM_USER"
+install -d -m 0700 "$ROOTFS/home/$VM_USER/.ssh"
+install -m 0600 "$WORK/id_ed25519.pub" "$ROOTFS/home/$VM_USER/.ssh/authorized_keys"
+chroot "$ROOTFS" chown -R "$VM_USER:$VM_USER" "/home/$VM_USER/.ssh"
+echo "UseDNS no" > "$ROOTFS/etc/ssh/sshd_config.d/gpulab-vm.conf"
+
+# --- kernel and initrd are booted directly by qemu (-kernel/-initrd)
+cp "$(readlink -f "$ROOTFS"/vmlinuz)" "$WORK/vmlinuz"
+cp "$(readlink -f "$ROOTFS"/initrd.img)" "$WORK/initrd.img"
+rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+
+log "mkfs.ext4 -d rootfs disk.img $ROOT_SIZE"
+mkfs.ext4 -q -L gpulab-root -d "$ROOTFS" "$WORK/disk.img" "$ROOT_SIZE" >&2
+rm -rf "$ROOTFS" "$WORK/debootstrap.log"
+echo "$VM_USER" > "$WORK/user"
+date -u +%FT%TZ > "$WORK/.complete"
+rm -rf "$IMAGE"
+mv "$WORK" "$IMAGE"
+trap - EXIT
+log "built $IMAGE in $(( $(date +%s) - start )) s"
+echo "$IMAGE"

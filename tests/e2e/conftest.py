@@ -1,0 +1,68 @@
+"""End-to-end suite on the fresh-DGX test-bed VM (docs/testbed.md).
+
+One VM is booted for the whole session (scripts/vm/boot.sh: a clean overlay of the cached image,
+four blank NVMe drives, two NUMA nodes) and stopped at the end. The test files run in name order
+and form one story: bring-up, tenants, disk limits, reboot, removal. A step that needs an earlier
+one skips, naming it, when that one failed; scripts/e2e.sh fails the run on any failure.
+
+Environment:
+  GPULAB_E2E_RUN    run directory of the VM (default .cache/vm/e2e)
+  GPULAB_E2E_REUSE  1: use the VM already running from GPULAB_E2E_RUN instead of booting one
+                    (development only; the suite then does not stop it)
+  GPULAB_E2E_KEEP   1: leave the VM running after the session (to look around; stop it with
+                    scripts/vm/stop.sh .cache/vm/e2e)
+"""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed import REPO, VM_SCRIPTS, TestBed
+
+
+def pytest_collection_modifyitems(items):
+    # The story's order is the files' order; keep it even if a plugin reorders.
+    items.sort(key=lambda item: (str(item.fspath), item.location[1]))
+
+
+@pytest.fixture(scope="session")
+def bed():
+    run = Path(os.environ.get("GPULAB_E2E_RUN", str(REPO / ".cache" / "vm" / "e2e"))).resolve()
+    env = dict(os.environ, GPULAB_VM_RUN=str(run))
+    running = subprocess.run([str(VM_SCRIPTS / "stop.sh"), "--running", str(run)]).returncode == 0
+    reuse = os.environ.get("GPULAB_E2E_REUSE") == "1" and running
+    timings = {}
+    if not reuse:
+        start = time.monotonic()
+        subprocess.run([str(VM_SCRIPTS / "build-image.sh")], env=env, check=True, stdout=subprocess.DEVNULL)
+        timings["image (build or cache hit)"] = time.monotonic() - start
+        start = time.monotonic()
+        subprocess.run([str(VM_SCRIPTS / "boot.sh")], env=env, check=True)
+        timings["boot to SSH"] = time.monotonic() - start
+    testbed = TestBed(run)
+    testbed.timings.update(timings)
+    try:
+        yield testbed
+    finally:
+        if not reuse and os.environ.get("GPULAB_E2E_KEEP") != "1":
+            subprocess.run([str(VM_SCRIPTS / "stop.sh"), str(run)], check=False)
+        (run / "timings.json").write_text(json.dumps(testbed.timings, indent=2))
+        print("\ne2e timings (s): " + ", ".join("%s %.0f" % kv for kv in testbed.timings.items()))
+
+
+@pytest.fixture(scope="session")
+def steps():
+    """Names of the story's steps that succeeded so far."""
+    return set()
+
+
+@pytest.fixture
+def needs(steps):
+    def _needs(*names):
+        missing = [n for n in names if n not in steps]
+        if missing:
+            pytest.skip("needs the earlier step(s) %s, which did not succeed" % ", ".join(missing))
+    return _needs

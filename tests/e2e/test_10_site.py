@@ -1,0 +1,69 @@
+"""Bring-up from scratch: site.yml turns the four blank drives into Docker's storage."""
+import json
+
+import pytest
+
+from testbed import REPO
+
+
+def test_site_from_scratch(bed, steps, needs):
+    needs("reachable")
+    assert (REPO / "playbooks" / "site.yml").is_file(), "playbooks/site.yml is missing"
+    result = bed.playbook("site.yml", name="site-1")
+    assert result.rc == 0, "site.yml failed (log %s):\n%s" % (result.log, result.tail())
+    steps.add("site")
+
+
+def test_md_raid0_over_the_four_drives(bed, needs):
+    needs("site")
+    detail = dict(line.split("=", 1) for line in bed.out("mdadm --detail --export /dev/md1").splitlines()
+                  if "=" in line)
+    assert detail["MD_LEVEL"] == "raid0"
+    assert detail["MD_DEVICES"] == "4"
+    members = sorted(v for k, v in detail.items() if k.startswith("MD_DEVICE_") and k.endswith("_DEV"))
+    assert members == ["/dev/nvme0n1", "/dev/nvme1n1", "/dev/nvme2n1", "/dev/nvme3n1"]
+    # Recorded for assembly at boot.
+    assert "ARRAY /dev/md1" in bed.out("cat /etc/mdadm/mdadm.conf")
+
+
+def test_xfs_ftype1_mounted_with_pquota_on_raid(bed, needs):
+    needs("site")
+    assert "ftype=1" in bed.out("xfs_info /raid")
+    mount = json.loads(bed.out("findmnt -J -o SOURCE,FSTYPE,OPTIONS /raid"))["filesystems"][0]
+    assert mount["fstype"] == "xfs"
+    assert "prjquota" in mount["options"].split(","), mount
+    assert bed.out("readlink -f %s" % mount["source"]) == "/dev/md1"
+    fstab = bed.out("awk '$2 == \"/raid\"' /etc/fstab")
+    assert "xfs" in fstab and "pquota" in fstab, fstab
+
+
+def test_docker_data_on_raid(bed, needs):
+    needs("site")
+    info = json.loads(bed.out("docker info --format '{{json .}}'"))
+    assert info["Driver"] == "overlay2"
+    status = dict(info["DriverStatus"])
+    assert status.get("Backing Filesystem") == "xfs" and status.get("Supports d_type") == "true", status
+    # data-root on the array, or /var/lib/docker bind-mounted from it: either way on /raid.
+    assert bed.out("findmnt -n -o TARGET -T %s" % info["DockerRootDir"]) in ("/raid", "/var/lib/docker")
+    assert bed.out("stat -f -c %%T %s" % info["DockerRootDir"]) == "xfs"
+    assert bed.out("findmnt -n -o SOURCE -T %s | xargs readlink -f" % info["DockerRootDir"]) == "/dev/md1"
+    assert bed.out("systemctl is-enabled docker") == "enabled"
+
+
+def test_docker_accepts_gpu_requests_through_the_hook_double(bed, needs):
+    needs("site")
+    # The nvidia_container_toolkit role installed TEST-DOUBLE packages whose stand-in
+    # nvidia-container-runtime-hook makes dockerd register its nvidia device driver.
+    assert "TEST DOUBLE" in bed.out("cat $(command -v nvidia-container-runtime-hook)")
+    daemon = json.loads(bed.out("cat /etc/docker/daemon.json"))
+    assert "nvidia" in daemon.get("runtimes", {}), daemon
+    assert daemon.get("default-runtime", "runc") != "nvidia"
+
+
+def test_site_again_changes_nothing(bed, steps, needs):
+    needs("site")
+    result = bed.playbook("site.yml", name="site-2")
+    assert result.rc == 0, "second site.yml failed (log %s):\n%s" % (result.log, result.tail())
+    assert result.changed == 0, "second site.yml changed %s task(s) (log %s):\n%s" % (
+        result.changed, result.log, "\n".join(l for l in result.output.splitlines() if l.startswith("changed:")))
+    steps.add("site-idempotent")

@@ -1,0 +1,174 @@
+"""Tenant rollout on the freshly brought-up VM: three tenants, two of them with GPUs placed on a
+real DGX-A100 topology mapped onto the guest's NUMA nodes (scripts/vm/topology.sh).
+
+The guest has no GPU. GPU requests go to the guest's real dockerd, which hands them to the
+TEST-DOUBLE nvidia-container-runtime-hook (tests/doubles/nvidia_packages): it records the
+request and mounts nothing. What the tests check is that each container was given the GPUs,
+CPUs, memory and disk the placement chose, as the container itself sees them.
+"""
+import json
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from testbed import HOST
+
+IMAGE = "gpulab/debian12:latest"
+HOOK_DOUBLE_LOG = "/run/gpulab-test-double/nvidia-container-runtime-hook/calls.log"
+MIB = 1024 * 1024
+
+
+def tenant_specs(pubkey):
+    return [
+        {"name": "alice", "image": IMAGE, "gpus": 2, "cpus": 1, "memory": "384M", "disk": "300M",
+         "ssh_public_keys": [pubkey]},
+        {"name": "bob", "image": IMAGE, "gpus": 4, "cpus": 2, "memory": "384M", "disk": "300M",
+         "ssh_public_keys": [pubkey]},
+        {"name": "carol", "image": IMAGE, "gpus": 0, "cpus": 1, "memory": "256M", "disk": "200M",
+         "ssh_public_keys": [pubkey]},
+    ]
+
+
+@pytest.fixture(scope="session")
+def tenant_key(bed):
+    key = bed.run / "tenant_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-tenant", "-f", str(key)],
+                       check=True)
+    return key
+
+
+@pytest.fixture(scope="session")
+def tenant_vars(bed, tenant_key):
+    return {"gpulab_tenants": tenant_specs(tenant_key.with_suffix(".pub").read_text().strip()),
+            "tenant_handoff_dir": str(bed.run / "handoff")}
+
+
+def inspect(bed, name):
+    return bed.docker_json("inspect", name)[0]
+
+
+def cpulist(text):
+    cpus = set()
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        cpus.update(range(int(a), int(b or a) + 1))
+    return cpus
+
+
+def test_load_tenant_image_into_guest(bed, steps, needs):
+    needs("site")
+    # No registry: the locally built base image goes from the host's dockerd to the guest's.
+    start = time.monotonic()
+    save = subprocess.Popen(["docker", "save", IMAGE], stdout=subprocess.PIPE)
+    load = subprocess.run(["ssh", "-F", str(bed.ssh_config), HOST, "sudo docker load"],
+                          stdin=save.stdout, capture_output=True, text=True)
+    save.stdout.close()
+    assert save.wait() == 0, "docker save %s failed on the host (run `make images`)" % IMAGE
+    assert load.returncode == 0, load.stderr
+    bed.timings["image load into guest"] = time.monotonic() - start
+    steps.add("image")
+
+
+def test_tenant_rollout(bed, steps, needs, tenant_vars):
+    needs("site", "image", "topology")
+    result = bed.playbook("tenant.yml", extra_vars=tenant_vars, name="tenant-1")
+    assert result.rc == 0, "tenant.yml failed (log %s):\n%s" % (result.log, result.tail())
+    steps.add("tenants")
+
+
+def test_ledger_and_numa_placement(bed, needs):
+    needs("tenants")
+    topology = yaml.safe_load((bed.inventory / "host_vars" / HOST / "tenant_topology.yml").read_text())[
+        "tenant_topology"]
+    gpu_node = {g["index"]: g["numa_node"] for g in topology["gpus"]}
+    node_cpus = {int(n): set(v["cpus"]) for n, v in topology["numa_nodes"].items()}
+    used_gpus, used_cpus = set(), set()
+    for name, ngpus, ncpus in (("alice", 2, 1), ("bob", 4, 2), ("carol", 0, 1)):
+        c = inspect(bed, name)
+        labels = c["Config"]["Labels"]
+        assert labels["gpulab.tenant"] == name
+        assert c["State"]["Running"], c["State"]
+        cpuset = cpulist(c["HostConfig"]["CpusetCpus"])
+        assert labels["gpulab.cpuset"] == c["HostConfig"]["CpusetCpus"]
+        assert len(cpuset) == ncpus and not cpuset & used_cpus, (name, cpuset, used_cpus)
+        used_cpus |= cpuset
+        requests = c["HostConfig"].get("DeviceRequests") or []
+        if ngpus == 0:
+            assert not requests, requests
+            assert "NVIDIA_VISIBLE_DEVICES=void" in c["Config"]["Env"]
+            continue
+        assert len(requests) == 1 and requests[0]["Driver"] == "nvidia", requests
+        gpus = {int(i) for i in requests[0]["DeviceIDs"]}
+        assert len(gpus) == ngpus and not gpus & used_gpus, (name, gpus, used_gpus)
+        used_gpus |= gpus
+        assert labels["gpulab.gpus"].replace(" ", "") == ",".join(str(i) for i in sorted(gpus))
+        # GPUs on one NUMA node, CPUs from that same node.
+        nodes = {gpu_node[i] for i in gpus}
+        assert len(nodes) == 1, (name, gpus, nodes)
+        assert cpuset <= node_cpus[nodes.pop()], (name, cpuset)
+
+
+def test_limits_seen_inside_each_container(bed, needs, tenant_vars):
+    needs("tenants")
+    for spec in tenant_vars["gpulab_tenants"]:
+        name = spec["name"]
+        c = inspect(bed, name)
+        inside = lambda cmd: bed.out("docker exec %s sh -c %s" % (name, json.dumps(cmd)))
+        assert cpulist(inside("cat /sys/fs/cgroup/cpuset.cpus.effective")) == cpulist(c["HostConfig"]["CpusetCpus"])
+        assert inside("nproc") == str(spec["cpus"])
+        quota, period = inside("cat /sys/fs/cgroup/cpu.max").split()
+        assert int(quota) == spec["cpus"] * int(period)
+        assert int(inside("cat /sys/fs/cgroup/memory.max")) == int(spec["memory"][:-1]) * MIB
+        root_size = int(inside("df -B1 --output=size / | tail -1"))
+        data_size = int(inside("df -B1 --output=size /data | tail -1"))
+        want = int(spec["disk"][:-1]) * MIB
+        assert abs(root_size - want) <= want * 0.05, (name, root_size, want)
+        assert abs(data_size - want) <= want * 0.05, (name, data_size, want)
+        visible = inside("tr '\\0' '\\n' < /proc/1/environ | sed -n 's/^NVIDIA_VISIBLE_DEVICES=//p'")
+        if spec["gpus"] == 0:
+            assert visible == "void"
+        else:
+            ids = [d for d in c["HostConfig"]["DeviceRequests"][0]["DeviceIDs"]]
+            assert sorted(visible.split(",")) == sorted(ids), (name, visible, ids)
+
+
+def test_gpu_requests_reached_the_hook_double(bed, needs):
+    needs("tenants")
+    # The TEST-DOUBLE hook logs one `prestart` per container start with GPUs: alice and bob.
+    calls = bed.out("cat %s" % HOOK_DOUBLE_LOG).splitlines()
+    assert sum(1 for c in calls if "prestart" in c) >= 2, calls
+
+
+def test_ssh_into_tenants_through_the_host(bed, needs, tenant_key):
+    needs("tenants")
+    for name in ("alice", "bob", "carol"):
+        port = inspect(bed, name)["Config"]["Labels"].get("gpulab.ssh-port") or \
+            inspect(bed, name)["HostConfig"]["PortBindings"]["22/tcp"][0]["HostPort"]
+        proc = subprocess.run(
+            ["ssh", "-F", str(bed.ssh_config), "-J", HOST, "-i", str(tenant_key), "-p", str(port),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+             "root@127.0.0.1", "hostname; nproc"],
+            capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert proc.stdout.split()[0] == name
+
+
+def test_handoff_notes_written(bed, needs):
+    needs("tenants")
+    for name in ("alice", "bob", "carol"):
+        notes = list((bed.run / "handoff").glob("%s@*.md" % name))
+        assert len(notes) == 1, list((bed.run / "handoff").iterdir())
+        port = inspect(bed, name)["HostConfig"]["PortBindings"]["22/tcp"][0]["HostPort"]
+        assert "ssh -p %s" % port in notes[0].read_text()
+
+
+def test_tenant_rollout_again_changes_nothing(bed, steps, needs, tenant_vars):
+    needs("tenants")
+    before = {n: inspect(bed, n)["Id"] for n in ("alice", "bob", "carol")}
+    result = bed.playbook("tenant.yml", extra_vars=tenant_vars, name="tenant-2")
+    assert result.rc == 0, "second tenant.yml failed (log %s):\n%s" % (result.log, result.tail())
+    assert result.changed == 0, "second tenant.yml changed %s task(s) (log %s)" % (result.changed, result.log)
+    assert {n: inspect(bed, n)["Id"] for n in before} == before

@@ -1,0 +1,105 @@
+"""Helpers for the end-to-end suite: drive the fresh-DGX test-bed VM (scripts/vm/) over SSH and Ansible.
+
+The VM is a Debian 12 guest under qemu (TCG) with four blank NVMe drives and two NUMA nodes;
+see docs/testbed.md. Nothing here fakes the guest: commands run in it over SSH, playbooks run
+against it through the inventory scripts/vm/boot.sh writes.
+"""
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VM_SCRIPTS = REPO / "scripts" / "vm"
+HOST = "gpulab-dgx-vm"
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
+    r"\s+failed=(?P<failed>\d+)", re.M)
+
+
+class PlaybookResult:
+    def __init__(self, name, rc, output, seconds, log):
+        self.name, self.rc, self.output, self.seconds, self.log = name, rc, output, seconds, log
+        self.recap = {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
+                      for m in RECAP.finditer(output)}
+
+    @property
+    def changed(self):
+        return self.recap.get(HOST, {}).get("changed")
+
+    def tail(self, lines=60):
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+class TestBed:
+    """A booted test-bed VM: its run directory, SSH, Ansible and timings."""
+
+    def __init__(self, run_dir):
+        self.run = Path(run_dir)
+        self.inventory = self.run / "inventory"
+        self.ssh_config = self.run / "ssh_config"
+        self.logs = self.run / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.timings = {}
+
+    # --- guest commands
+    def ssh(self, command, check=True, sudo=True, timeout=600, input=None):
+        """Run a shell command in the guest (as root by default); returns CompletedProcess."""
+        remote = "sudo bash -c " + shlex.quote(command) if sudo else command
+        proc = subprocess.run(["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", HOST, remote],
+                              input=input, capture_output=True, timeout=timeout,
+                              text=not isinstance(input, bytes))
+        if check and proc.returncode != 0:
+            raise AssertionError(f"guest command failed ({proc.returncode}): {command}\n"
+                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def out(self, command, **kw):
+        return self.ssh(command, **kw).stdout.strip()
+
+    def docker_json(self, *args):
+        return json.loads(self.out("docker " + " ".join(shlex.quote(a) for a in args)))
+
+    def boot_id(self):
+        return self.out("cat /proc/sys/kernel/random/boot_id", sudo=False)
+
+    def reboot(self, timeout=600):
+        old = self.boot_id()
+        self.ssh("systemctl reboot", check=False)
+        subprocess.run([str(VM_SCRIPTS / "wait-ssh.sh"), str(self.run), str(timeout), old], check=True)
+
+    # --- Ansible
+    def env(self):
+        env = dict(os.environ)
+        env.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".collections"))
+        env.setdefault("ANSIBLE_ROLES_PATH", str(REPO / "roles"))
+        env.update({"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                    "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                    "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"})
+        return env
+
+    def playbook(self, playbook, *args, extra_vars=None, name=None, timeout=1800):
+        """Run a playbook of the collection against the VM; the output is kept under logs/."""
+        name = name or Path(playbook).stem
+        cmd = ["ansible-playbook", "-i", str(self.inventory), str(REPO / "playbooks" / playbook)]
+        if extra_vars:
+            path = self.logs / f"{name}.vars.json"
+            path.write_text(json.dumps(extra_vars, indent=2))
+            cmd += ["-e", f"@{path}"]
+        cmd += list(args)
+        start = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=REPO, timeout=timeout)
+        seconds = time.monotonic() - start
+        self.timings[name] = seconds
+        log = self.logs / f"{name}.log"
+        log.write_text(" ".join(shlex.quote(c) for c in cmd) + "\n\n" + proc.stdout + proc.stderr)
+        return PlaybookResult(name, proc.returncode, proc.stdout + proc.stderr, seconds, log)
+
+    def ansible(self, module, args="", timeout=300):
+        cmd = ["ansible", "-i", str(self.inventory), HOST, "-m", module]
+        if args:
+            cmd += ["-a", args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=REPO, timeout=timeout)
