@@ -226,9 +226,10 @@ def run_module():
                      for kept in plan["kept"] if kept["in_use"]],
     )
     if module._diff:
+        after = [k["name"] for k in plan["kept"]]
         result["diff"] = dict(
-            before="\n".join(managed_before) + "\n",
-            after="\n".join(k["name"] for k in plan["kept"]) + "\n",
+            before="".join(name + "\n" for name in managed_before),
+            after="".join(name + "\n" for name in after),
         )
 
     if module.check_mode:

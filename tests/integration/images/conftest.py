@@ -5,7 +5,6 @@ the role's test playbook, and clean-up of exactly what this run created."""
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import io
 import json
 import os
 import re
@@ -17,9 +16,10 @@ import pytest
 
 docker = pytest.importorskip("docker")
 
+from images_support import LOCAL_BASE  # noqa: E402  (after the importorskip above)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-LOCAL_BASE = os.environ.get("GPULAB_TEST_BASE_IMAGE", "gpulab/debian12:latest")
 
 
 @pytest.fixture(scope="session")
@@ -84,15 +84,6 @@ def playbook(tmp_path_factory):
         return PlaybookResult(proc, out)
 
     return run
-
-
-def build_base(client, ref, generation, run_id):
-    """A run-private base: the local Debian image plus a label that changes its id."""
-    dockerfile = "FROM %s\nLABEL gpulab.test-run=%s gpulab.test-base-generation=%s\n" % (
-        LOCAL_BASE, run_id, generation)
-    image = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True,
-                                   network_mode="none", pull=False)[0]
-    return image
 
 
 def _cleanup(client, run_id):
