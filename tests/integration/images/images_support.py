@@ -8,7 +8,9 @@ __metaclass__ = type
 import io
 import os
 
-import docker  # noqa: F401  (re-exported for the tests)
+import docker
+
+__all__ = ["LOCAL_BASE", "build_base", "docker"]
 
 LOCAL_BASE = os.environ.get("GPULAB_TEST_BASE_IMAGE", "gpulab/debian12:latest")
 
@@ -18,5 +20,5 @@ def build_base(client, ref, generation, run_id):
     dockerfile = "FROM %s\nLABEL gpulab.test-run=%s gpulab.test-base-generation=%s\n" % (
         LOCAL_BASE, run_id, generation)
     image = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True,
-                                   network_mode="none", pull=False)[0]
+                                network_mode="none", pull=False)[0]
     return image
