@@ -10,6 +10,19 @@ ready() {
   docker info >/dev/null 2>&1 && ip link show docker0 >/dev/null 2>&1
 }
 
+# The default bridge has been seen to vanish from a running daemon on these machines (containers
+# then fail with "could not find bridge docker0"). dockerd only creates it at start, so recreate
+# it with the address of the daemon's own `bridge` network instead of restarting the daemon.
+repair_bridge() {
+  local subnet gateway
+  subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')"
+  gateway="$(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print("%s/%d" % (next(n.hosts()), n.prefixlen))' "$subnet")"
+  echo "dockerd: the docker0 bridge is missing; recreating it as $gateway" >&2
+  ip link add docker0 type bridge
+  ip addr add "$gateway" dev docker0
+  ip link set docker0 up
+}
+
 case "${1:-start}" in
   check)
     ready
@@ -18,6 +31,9 @@ case "${1:-start}" in
     if ready; then
       echo "dockerd: already running"
       exit 0
+    fi
+    if docker info >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
+      repair_bridge
     fi
     if ! docker info >/dev/null 2>&1; then
       if pgrep -x dockerd >/dev/null; then
@@ -31,9 +47,6 @@ case "${1:-start}" in
       if ready; then
         echo "dockerd: ready"
         exit 0
-      fi
-      if docker info >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
-        echo "dockerd: answers but the docker0 bridge is missing" >&2
       fi
       timeout 0.5 tail -n 0 -f "$LOG" >/dev/null 2>&1 || true
     done
