@@ -64,6 +64,7 @@ package libnvidia-container-tools "$TK_VERSION" "libnvidia-container1 (= $TK_VER
   "NVIDIA container runtime library (command-line tools)"
 package nvidia-container-toolkit-base "$TK_VERSION" "" "NVIDIA Container Toolkit Base" \
   nvidia-ctk:/usr/bin/nvidia-ctk:0755 \
+  nvidia_ctk.py:/usr/lib/gpulab-test-double/nvidia_ctk.py:0644 \
   nvidia-container-runtime:/usr/bin/nvidia-container-runtime:0755 \
   config.toml:/etc/nvidia-container-runtime/config.toml:0644
 package nvidia-container-toolkit "$TK_VERSION" \
@@ -84,11 +85,13 @@ package firmware-misc-nonfree "$DRV_VERSION" "" "Binary firmware for various dri
   cd "$OUT"
   : >Packages
   for deb in ./*.deb; do
-    dpkg-deb -f "$deb" >>Packages
-    echo "Filename: $deb" >>Packages
-    echo "Size: $(stat -c %s "$deb")" >>Packages
-    echo "SHA256: $(sha256sum "$deb" | cut -d' ' -f1)" >>Packages
-    echo >>Packages
+    {
+      dpkg-deb -f "$deb"
+      echo "Filename: $deb"
+      echo "Size: $(stat -c %s "$deb")"
+      echo "SHA256: $(sha256sum "$deb" | cut -d' ' -f1)"
+      echo
+    } >>Packages
   done
   {
     echo "Origin: gpulab.dgx TEST DOUBLE"
