@@ -16,7 +16,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 CACHE="${GPULAB_VM_CACHE:-$REPO/.cache/vm}"
 SUITE="${GPULAB_VM_SUITE:-bookworm}"
 MIRROR="${GPULAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-ROOT_SIZE="${GPULAB_VM_ROOT_SIZE:-6G}"
+ROOT_SIZE="${GPULAB_VM_ROOT_SIZE:-16G}"
 VM_USER=gpuadmin
 
 PKGS="$(grep -v '^#' "$HERE/guest-packages.txt" | xargs | tr ' ' ',')"

@@ -44,7 +44,7 @@ say "Giving it a real DGX-A100 GPU topology, mapped onto its NUMA nodes (the VM 
 step topology "$RUN/logs/topology.log" "$HERE/topology.sh" "$RUN"
 
 say "Bring-up: ansible-playbook playbooks/site.yml (md raid0, xfs+pquota, Docker on /raid, NVIDIA toolkit test double)"
-step site.yml "$RUN/logs/site.log" ansible-playbook -i "$RUN/inventory" "$REPO/playbooks/site.yml"
+step site.yml "$RUN/logs/site.log" ansible-playbook -i "$RUN/inventory" -e gpulab_hosts=dgx "$REPO/playbooks/site.yml"
 
 say "Loading the tenant image $IMAGE into the VM's Docker (no registry here)"
 step "image load" "$RUN/logs/image-load.log" bash -c \
@@ -53,7 +53,7 @@ step "image load" "$RUN/logs/image-load.log" bash -c \
 say "Tenant rollout: ansible-playbook playbooks/tenant.yml with two example tenants"
 [ -f "$RUN/tenant_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C gpulab-demo-tenant -f "$RUN/tenant_ed25519"
 sed "s|@PUBKEY@|$(cat "$RUN/tenant_ed25519.pub")|" "$REPO/inventories/vm/demo-tenants.yml.in" > "$RUN/demo-tenants.yml"
-step tenant.yml "$RUN/logs/tenant.log" ansible-playbook -i "$RUN/inventory" "$REPO/playbooks/tenant.yml" \
+step tenant.yml "$RUN/logs/tenant.log" ansible-playbook -i "$RUN/inventory" -e gpulab_hosts=dgx "$REPO/playbooks/tenant.yml" \
   -e "@$RUN/demo-tenants.yml" -e "tenant_handoff_dir=$RUN/handoff"
 
 # Each tenant's SSH port is published on the VM; forward the same port here so the handoff

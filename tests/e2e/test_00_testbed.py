@@ -31,12 +31,16 @@ def test_four_blank_nvme_drives(bed):
         assert bed.ssh("blkid -p /dev/%s" % d["name"], check=False).returncode == 2, d["name"]
 
 
-def test_fresh_overlay_has_nothing_site_yml_installs(bed):
-    # Each run boots a clean copy-on-write overlay of the cached image: no Docker, no array.
-    for tool in ("dockerd", "mdadm", "mkfs.xfs", "nvidia-container-runtime-hook"):
+def test_fresh_overlay_is_a_fresh_dgx_os(bed):
+    # Each run boots a clean copy-on-write overlay of the cached image. Like DGX OS it ships
+    # Docker Engine (Debian's docker.io here), with its data on the root disk and the default
+    # daemon settings; nothing else that site.yml installs or configures is there.
+    for tool in ("mdadm", "mkfs.xfs", "nvidia-container-runtime-hook", "nvidia-ctk"):
         assert bed.ssh("command -v %s" % tool, check=False).returncode != 0, tool
-    assert bed.ssh("test -e /raid", check=False).returncode != 0
+    assert bed.ssh("test -e /raid || test -e /etc/docker/daemon.json", check=False).returncode != 0
     assert bed.out("cat /proc/mdstat | grep -c '^md' || true") == "0"
+    assert bed.out("docker info --format '{{.DockerRootDir}}'") == "/var/lib/docker"
+    assert bed.out("stat -f -c %T /var/lib/docker") == "ext2/ext3"
 
 
 def test_dgx_a100_topology_mapped_onto_guest_nodes(bed, steps):

@@ -84,7 +84,9 @@ class TestBed:
     def playbook(self, playbook, *args, extra_vars=None, name=None, timeout=1800):
         """Run a playbook of the collection against the VM; the output is kept under logs/."""
         name = name or Path(playbook).stem
-        cmd = ["ansible-playbook", "-i", str(self.inventory), str(REPO / "playbooks" / playbook)]
+        # Play hosts are templated from extra vars only: name the VM's group there.
+        cmd = ["ansible-playbook", "-i", str(self.inventory), "-e", "gpulab_hosts=dgx",
+               str(REPO / "playbooks" / playbook)]
         if extra_vars:
             path = self.logs / f"{name}.vars.json"
             path.write_text(json.dumps(extra_vars, indent=2))
