@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# Copyright: gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
@@ -20,7 +21,7 @@ description:
     C(nvidia-smi) header, or C(nvmlSystemGetCudaDriverVersion)), not an installed CUDA toolkit.
 version_added: 0.1.0
 author:
-  - gpulab.dgx maintainers
+  - gpulab.dgx maintainers (@gpulab)
 options:
   source:
     description:
