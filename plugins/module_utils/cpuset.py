@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-# Copyright: gpulab.dgx maintainers
-# MIT License (see LICENSE)
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """CPU list helpers: parse and print the Linux/Docker cpuset form ("0-3,8,10-11")."""
 
 from __future__ import (absolute_import, division, print_function)
