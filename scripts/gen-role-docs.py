@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Render every roles/*/meta/argument_specs.yml into docs/variables.md.
 
     scripts/gen-role-docs.py            write docs/variables.md
@@ -139,7 +139,7 @@ def render(root: Path = ROOT) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="fail when the file is stale instead of writing it")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
