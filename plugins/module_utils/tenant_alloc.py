@@ -76,9 +76,8 @@ def allocate(spec, current, others, topology, place_fn=place):
     try:
         check_topology(topology)
     except TopologyError as exc:
-        raise SpecError("topology", "(%d GPUs, %d NUMA nodes)" % (len(topology.get("gpus") or []),
-                                                                len(topology.get("numa_nodes") or {})),
-                        "is not a valid topology: %s" % exc)
+        shape = "(%d GPUs, %d NUMA nodes)" % (len(topology.get("gpus") or []), len(topology.get("numa_nodes") or {}))
+        raise SpecError("topology", shape, "is not a valid topology: %s" % exc)
     to_id, to_index = gpu_ids(topology)
     node_of = cpu_nodes(topology)
     used_gpus, used_cpus = held_by(others, to_index)

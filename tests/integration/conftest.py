@@ -5,14 +5,17 @@ import subprocess
 
 import pytest
 
-from gpu_dockerd import gpu_dockerd  # noqa: F401  (the fixture, for every integration test)
+from gpu_dockerd import gpu_dockerd
+
+# Re-exported: the gpu_dockerd fixture (tests/integration/gpu_dockerd.py) serves every integration test.
+__all__ = ["docker_answers", "docker_client", "gpu_dockerd", "image_present"]
 
 
 def docker_answers(cli=("docker",)):
     if shutil.which(cli[0]) is None:
         return False
     return subprocess.run(list(cli) + ["info"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
+                          stderr=subprocess.DEVNULL, check=False).returncode == 0
 
 
 @pytest.fixture(scope="session")

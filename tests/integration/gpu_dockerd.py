@@ -79,7 +79,7 @@ class GpuDockerd(object):
             if self.process.poll() is not None:
                 raise RuntimeError("test dockerd exited: %s" % self.tail())
             probe = subprocess.run(self.cli + ["info", "--format", "{{json .Runtimes}}"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
             if probe.returncode == 0:
                 return self
             # Wait on the daemon's own exit (not a fixed sleep) between probes.
@@ -129,7 +129,7 @@ class GpuDockerd(object):
         if self.process is None:
             return
         subprocess.run(self.cli + ["rm", "-f"] + self._containers(), stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, check=False)
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
@@ -141,7 +141,7 @@ class GpuDockerd(object):
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _containers(self):
-        out = subprocess.run(self.cli + ["ps", "-aq"], stdout=subprocess.PIPE, universal_newlines=True)
+        out = subprocess.run(self.cli + ["ps", "-aq"], stdout=subprocess.PIPE, universal_newlines=True, check=False)
         return out.stdout.split()
 
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Read, from inside a tenant container, what it was given; print one JSON object.
 # Runs under any POSIX sh (docker exec -i NAME sh -s < this file); cgroup v1 or v2.
 # What an SSH login sees (the image's entrypoint writes the container environment there);

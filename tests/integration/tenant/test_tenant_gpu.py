@@ -27,7 +27,7 @@ def login_env(container):
 
 def wait_for_login_env(container):
     """Poll until the entrypoint has written the login environment (it does so before sshd)."""
-    for _ in range(200):
+    for _attempt in range(200):
         if container.exec_run(["grep", "-q", "NVIDIA_VISIBLE_DEVICES", "/etc/profile.d/gpulab-env.sh"]).exit_code == 0:
             return
         container.reload()
@@ -63,7 +63,7 @@ def test_gpu_tenant_sees_its_placed_gpus(gpu_host, gpu_client, tenant_host):
     assert container.labels["gpulab.gpus"] == ",".join(uuids)
     assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(uuids)
     calls = gpu_host.hook_calls()[calls_before:]
-    assert [state.get("id") for args_, state, _ in calls if args_ == "prestart"] == [container.id]
+    assert [state.get("id") for args_, state, _config in calls if args_ == "prestart"] == [container.id]
 
     assert run_module(args)["changed"] is False
 

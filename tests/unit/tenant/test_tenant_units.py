@@ -88,7 +88,9 @@ def test_absent_needs_no_image():
 
 
 def test_ports_stable_kept_and_checked():
-    free = lambda addr, port: True  # noqa: E731
+    def free(addr, port):
+        return True
+
     first = choose_port("alice", None, None, (2200, 2299), set(), "0.0.0.0", free)
     assert first == preferred_port("alice", (2200, 2299))
     assert choose_port("alice", None, None, (2200, 2299), {first}, "0.0.0.0", free) == (first - 2200 + 1) % 100 + 2200
