@@ -25,6 +25,7 @@ MEM="${GPULAB_VM_MEM:-3072}"
 DISK_SIZE="${GPULAB_VM_DISK_SIZE:-4G}"
 BOOT_TIMEOUT="${GPULAB_VM_BOOT_TIMEOUT:-300}"
 ACCEL="${GPULAB_VM_ACCEL:-tcg,thread=multi}"
+CPU="${GPULAB_VM_CPU:-qemu64}"
 log() { echo "vm-boot: $*" >&2; }
 
 # One VM per run directory: refuse to start a second one over a live one.
@@ -34,6 +35,12 @@ if "$HERE/stop.sh" --running "$RUN"; then
 fi
 
 IMAGE="$("$HERE/build-image.sh")"
+# Drop images of older keys that no running qemu still reads (each is about 1 GiB on disk).
+for old in "$(dirname "$IMAGE")"/*/; do
+  old="${old%/}"
+  [ "$old" = "$IMAGE" ] && continue
+  grep -qsF "$old/" /proc/[0-9]*/cmdline || rm -rf "$old"
+done
 mkdir -p "$RUN"
 RUN="$(cd "$RUN" && pwd)"
 rm -rf "$RUN/overlay.qcow2" "$RUN"/nvme*.img "$RUN/console.log" "$RUN/inventory" "$RUN/qemu.pid"
@@ -55,7 +62,7 @@ half=$(( MEM / 2 ))
 
 args=(
   -name gpulab-dgx-vm
-  -machine q35 -accel "$ACCEL" -cpu max
+  -machine q35 -accel "$ACCEL" -cpu "$CPU"
   -m "$MEM" -smp 4,sockets=2,cores=2,threads=1
   -object "memory-backend-ram,id=mem0,size=${half}M"
   -object "memory-backend-ram,id=mem1,size=$(( MEM - half ))M"

@@ -46,9 +46,13 @@ step topology "$RUN/logs/topology.log" "$HERE/topology.sh" "$RUN"
 say "Bring-up: ansible-playbook playbooks/site.yml (md raid0, xfs+pquota, Docker on /raid, NVIDIA toolkit test double)"
 step site.yml "$RUN/logs/site.log" ansible-playbook -i "$RUN/inventory" -e gpulab_hosts=dgx "$REPO/playbooks/site.yml"
 
-say "Loading the tenant image $IMAGE into the VM's Docker (no registry here)"
+say "Loading the base image $IMAGE into the VM's Docker (no registry here)"
 step "image load" "$RUN/logs/image-load.log" bash -c \
   "docker save '$IMAGE' | ssh -F '$RUN/ssh_config' gpulab-dgx-vm sudo docker load"
+
+say "Tenant image: ansible-playbook playbooks/images.yml (gpulab/tenant:debian12, sshd entrypoint)"
+step images.yml "$RUN/logs/images.log" ansible-playbook -i "$RUN/inventory" -e gpulab_hosts=dgx \
+  -e "@$REPO/inventories/vm/tenant-images.yml" "$REPO/playbooks/images.yml"
 
 say "Tenant rollout: ansible-playbook playbooks/tenant.yml with two example tenants"
 [ -f "$RUN/tenant_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C gpulab-demo-tenant -f "$RUN/tenant_ed25519"

@@ -13,9 +13,10 @@ import time
 import pytest
 import yaml
 
-from testbed import HOST
+from testbed import HOST, REPO
 
-IMAGE = "gpulab/debian12:latest"
+BASE_IMAGE = "gpulab/debian12:latest"
+IMAGE = "gpulab/tenant:debian12"  # built in the VM from BASE_IMAGE (inventories/vm/tenant-images.yml)
 HOOK_DOUBLE_LOG = "/run/gpulab-test-double/nvidia-container-runtime-hook/calls.log"
 MIB = 1024 * 1024
 
@@ -58,17 +59,27 @@ def cpulist(text):
     return cpus
 
 
-def test_load_tenant_image_into_guest(bed, steps, needs):
+def test_load_base_image_into_guest(bed, steps, needs):
     needs("site")
     # No registry: the locally built base image goes from the host's dockerd to the guest's.
     start = time.monotonic()
-    save = subprocess.Popen(["docker", "save", IMAGE], stdout=subprocess.PIPE)
+    save = subprocess.Popen(["docker", "save", BASE_IMAGE], stdout=subprocess.PIPE)
     load = subprocess.run(["ssh", "-F", str(bed.ssh_config), HOST, "sudo docker load"],
                           stdin=save.stdout, capture_output=True, text=True)
     save.stdout.close()
-    assert save.wait() == 0, "docker save %s failed on the host (run `make images`)" % IMAGE
+    assert save.wait() == 0, "docker save %s failed on the host (run `make images`)" % BASE_IMAGE
     assert load.returncode == 0, load.stderr
-    bed.timings["image load into guest"] = time.monotonic() - start
+    bed.timings["base image load into guest"] = time.monotonic() - start
+    steps.add("base-image")
+
+
+def test_build_tenant_image_with_images_yml(bed, steps, needs):
+    needs("base-image")
+    result = bed.playbook("images.yml", "-e", "@%s" % (REPO / "inventories" / "vm" / "tenant-images.yml"),
+                          name="images")
+    assert result.rc == 0, "images.yml failed (log %s):\n%s" % (result.log, result.tail())
+    labels = bed.docker_json("image", "inspect", IMAGE)[0]["Config"]["Labels"]
+    assert labels["gpulab.os"] == "debian12", labels
     steps.add("image")
 
 
@@ -127,7 +138,7 @@ def test_limits_seen_inside_each_container(bed, needs, tenant_vars):
         want = int(spec["disk"][:-1]) * MIB
         assert abs(root_size - want) <= want * 0.05, (name, root_size, want)
         assert abs(data_size - want) <= want * 0.05, (name, data_size, want)
-        visible = inside("tr '\\0' '\\n' < /proc/1/environ | sed -n 's/^NVIDIA_VISIBLE_DEVICES=//p'")
+        visible = inside('echo "$NVIDIA_VISIBLE_DEVICES"')
         if spec["gpus"] == 0:
             assert visible == "void"
         else:
@@ -150,10 +161,14 @@ def test_ssh_into_tenants_through_the_host(bed, needs, tenant_key):
         proc = subprocess.run(
             ["ssh", "-F", str(bed.ssh_config), "-J", HOST, "-i", str(tenant_key), "-p", str(port),
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-             "root@127.0.0.1", "hostname; nproc"],
+             "root@127.0.0.1", 'hostname; nproc; echo "gpus=$NVIDIA_VISIBLE_DEVICES"'],
             capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (name, proc.stderr)
-        assert proc.stdout.split()[0] == name
+        host, nproc, gpus = proc.stdout.split()
+        c = inspect(bed, name)
+        want = ",".join((c["HostConfig"].get("DeviceRequests") or [{"DeviceIDs": ["void"]}])[0]["DeviceIDs"])
+        assert (host, gpus) == (name, "gpus=" + want)
+        assert int(nproc) == len(cpulist(c["HostConfig"]["CpusetCpus"]))
 
 
 def test_handoff_notes_written(bed, needs):

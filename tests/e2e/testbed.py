@@ -92,13 +92,16 @@ class TestBed:
             path.write_text(json.dumps(extra_vars, indent=2))
             cmd += ["-e", f"@{path}"]
         cmd += list(args)
+        log = self.logs / f"{name}.log"
         start = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=REPO, timeout=timeout)
+        with open(log, "w") as f:  # streamed, so a running playbook can be followed with tail -f
+            f.write(" ".join(shlex.quote(c) for c in cmd) + "\n\n")
+            f.flush()
+            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=self.env(), cwd=REPO,
+                                  timeout=timeout)
         seconds = time.monotonic() - start
         self.timings[name] = seconds
-        log = self.logs / f"{name}.log"
-        log.write_text(" ".join(shlex.quote(c) for c in cmd) + "\n\n" + proc.stdout + proc.stderr)
-        return PlaybookResult(name, proc.returncode, proc.stdout + proc.stderr, seconds, log)
+        return PlaybookResult(name, proc.returncode, log.read_text(), seconds, log)
 
     def ansible(self, module, args="", timeout=300):
         cmd = ["ansible", "-i", str(self.inventory), HOST, "-m", module]
