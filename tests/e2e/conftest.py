@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import REPO, VM_SCRIPTS, TestBed
+from testbed import REPO, VM_SCRIPTS, TestBed, tenant_specs
 
 
 def pytest_collection_modifyitems(items):
@@ -66,3 +66,18 @@ def needs(steps):
         if missing:
             pytest.skip("needs the earlier step(s) %s, which did not succeed" % ", ".join(missing))
     return _needs
+
+
+@pytest.fixture(scope="session")
+def tenant_key(bed):
+    key = bed.run / "tenant_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-tenant", "-f", str(key)],
+                       check=True)
+    return key
+
+
+@pytest.fixture(scope="session")
+def tenant_vars(bed, tenant_key):
+    return {"gpulab_tenants": tenant_specs(tenant_key.with_suffix(".pub").read_text().strip()),
+            "tenant_handoff_dir": str(bed.run / "handoff")}

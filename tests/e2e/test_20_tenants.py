@@ -13,38 +13,9 @@ import time
 import pytest
 import yaml
 
-from testbed import HOST, REPO
-
-BASE_IMAGE = "gpulab/debian12:latest"
-IMAGE = "gpulab/tenant:debian12"  # built in the VM from BASE_IMAGE (inventories/vm/tenant-images.yml)
+from testbed import BASE_IMAGE, HOST, REPO, TENANT_IMAGE as IMAGE
 HOOK_DOUBLE_LOG = "/run/gpulab-test-double/nvidia-container-runtime-hook/calls.log"
 MIB = 1024 * 1024
-
-
-def tenant_specs(pubkey):
-    return [
-        {"name": "alice", "image": IMAGE, "gpus": 2, "cpus": 1, "memory": "384M", "disk": "300M",
-         "ssh_public_keys": [pubkey]},
-        {"name": "bob", "image": IMAGE, "gpus": 4, "cpus": 2, "memory": "384M", "disk": "300M",
-         "ssh_public_keys": [pubkey]},
-        {"name": "carol", "image": IMAGE, "gpus": 0, "cpus": 1, "memory": "256M", "disk": "200M",
-         "ssh_public_keys": [pubkey]},
-    ]
-
-
-@pytest.fixture(scope="session")
-def tenant_key(bed):
-    key = bed.run / "tenant_ed25519"
-    if not key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e-tenant", "-f", str(key)],
-                       check=True)
-    return key
-
-
-@pytest.fixture(scope="session")
-def tenant_vars(bed, tenant_key):
-    return {"gpulab_tenants": tenant_specs(tenant_key.with_suffix(".pub").read_text().strip()),
-            "tenant_handoff_dir": str(bed.run / "handoff")}
 
 
 def inspect(bed, name):
@@ -138,7 +109,9 @@ def test_limits_seen_inside_each_container(bed, needs, tenant_vars):
         want = int(spec["disk"][:-1]) * MIB
         assert abs(root_size - want) <= want * 0.05, (name, root_size, want)
         assert abs(data_size - want) <= want * 0.05, (name, data_size, want)
-        visible = inside('echo "$NVIDIA_VISIBLE_DEVICES"')
+        # What a login shell sees: the runtime puts NVIDIA_VISIBLE_DEVICES into PID 1's environment
+        # (not into `docker exec`'s), and the image's entrypoint writes it to /etc/profile.d.
+        visible = inside('bash -lc \'echo "$NVIDIA_VISIBLE_DEVICES"\'')
         if spec["gpus"] == 0:
             assert visible == "void"
         else:
@@ -161,7 +134,7 @@ def test_ssh_into_tenants_through_the_host(bed, needs, tenant_key):
         proc = subprocess.run(
             ["ssh", "-F", str(bed.ssh_config), "-J", HOST, "-i", str(tenant_key), "-p", str(port),
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-             "root@127.0.0.1", 'hostname; nproc; echo "gpus=$NVIDIA_VISIBLE_DEVICES"'],
+             "root@127.0.0.1", 'bash -lc \'hostname; nproc; echo "gpus=$NVIDIA_VISIBLE_DEVICES"\''],
             capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (name, proc.stderr)
         host, nproc, gpus = proc.stdout.split()

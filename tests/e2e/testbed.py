@@ -20,6 +20,21 @@ RECAP = re.compile(
     r"\s+failed=(?P<failed>\d+)", re.M)
 
 
+BASE_IMAGE = "gpulab/debian12:latest"  # made by `make setup` on the controller, loaded into the VM
+TENANT_IMAGE = "gpulab/tenant:debian12"  # built in the VM by images.yml (inventories/vm/tenant-images.yml)
+
+
+def tenant_specs(pubkey):
+    return [
+        {"name": "alice", "image": TENANT_IMAGE, "gpus": 2, "cpus": 1, "memory": "384M", "disk": "300M",
+         "ssh_public_keys": [pubkey]},
+        {"name": "bob", "image": TENANT_IMAGE, "gpus": 4, "cpus": 2, "memory": "384M", "disk": "300M",
+         "ssh_public_keys": [pubkey]},
+        {"name": "carol", "image": TENANT_IMAGE, "gpus": 0, "cpus": 1, "memory": "256M", "disk": "200M",
+         "ssh_public_keys": [pubkey]},
+    ]
+
+
 class PlaybookResult:
     def __init__(self, name, rc, output, seconds, log):
         self.name, self.rc, self.output, self.seconds, self.log = name, rc, output, seconds, log
@@ -68,8 +83,10 @@ class TestBed:
 
     def reboot(self, timeout=600):
         old = self.boot_id()
+        start = time.monotonic()
         self.ssh("systemctl reboot", check=False)
         subprocess.run([str(VM_SCRIPTS / "wait-ssh.sh"), str(self.run), str(timeout), old], check=True)
+        self.timings["reboot to SSH"] = time.monotonic() - start
 
     # --- Ansible
     def env(self):
