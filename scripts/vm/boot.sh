@@ -63,17 +63,17 @@ half=$(( MEM / 2 ))
 args=(
   -name gpulab-dgx-vm
   -machine q35 -accel "$ACCEL" -cpu "$CPU"
-  -m "$MEM" -smp 4,sockets=2,cores=2,threads=1
+  -m "$MEM" -smp "4,sockets=2,cores=2,threads=1"
   -object "memory-backend-ram,id=mem0,size=${half}M"
   -object "memory-backend-ram,id=mem1,size=$(( MEM - half ))M"
-  -numa node,nodeid=0,cpus=0-1,memdev=mem0
-  -numa node,nodeid=1,cpus=2-3,memdev=mem1
-  -numa dist,src=0,dst=1,val=21
+  -numa "node,nodeid=0,cpus=0-1,memdev=mem0"
+  -numa "node,nodeid=1,cpus=2-3,memdev=mem1"
+  -numa "dist,src=0,dst=1,val=21"
   -kernel "$IMAGE/vmlinuz" -initrd "$IMAGE/initrd.img"
   -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
   -drive "file=$RUN/overlay.qcow2,format=qcow2,if=virtio,cache=unsafe"
   -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$PORT-:22"
-  -device virtio-net-pci,netdev=net0
+  -device "virtio-net-pci,netdev=net0"
   -display none -serial "file:$RUN/console.log"
   -monitor "unix:$RUN/monitor.sock,server,nowait"
   -pidfile "$RUN/qemu.pid" -daemonize

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Map a real `nvidia-smi topo -m` onto the test-bed VM's NUMA nodes.
 
-    map_topology.py FIXTURE GUEST_LSCPU_P > mapped-topo.txt
+    python3 map_topology.py FIXTURE GUEST_LSCPU_P > mapped-topo.txt
 
 FIXTURE holds a real `nvidia-smi topo -m` table (tests/unit/fixtures/topologies/
 dgx-a100-epyc7742.txt: a DGX-A100 with 8 NUMA nodes, GPUs on nodes 3,1,7,5);
@@ -32,15 +31,14 @@ def guest_nodes(lscpu_p):
 
 def cpulist(cpus):
     """Canonical range form: [0, 1, 2, 5] -> "0-2,5"."""
-    out, start, prev = [], None, None
-    for c in sorted(cpus) + [None]:
-        if start is None:
-            start = prev = c
-        elif c is not None and c == prev + 1:
-            prev = c
-        else:
-            out.append(str(start) if start == prev else "%d-%d" % (start, prev))
-            start = prev = c
+    out = []
+    cpus = sorted(cpus)
+    start = 0
+    for i in range(1, len(cpus) + 1):
+        if i == len(cpus) or cpus[i] != cpus[i - 1] + 1:
+            first, last = cpus[start], cpus[i - 1]
+            out.append(str(first) if first == last else "%d-%d" % (first, last))
+            start = i
     return ",".join(out)
 
 

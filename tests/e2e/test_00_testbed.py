@@ -3,7 +3,7 @@ import json
 
 import yaml
 
-from testbed import REPO, VM_SCRIPTS, HOST
+from testbed import VM_SCRIPTS, HOST
 import subprocess
 
 

@@ -1,8 +1,6 @@
 """Bring-up from scratch: site.yml turns the four blank drives into Docker's storage."""
 import json
 
-import pytest
-
 from testbed import REPO
 
 

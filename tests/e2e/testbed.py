@@ -66,7 +66,7 @@ class TestBed:
         remote = "sudo bash -c " + shlex.quote(command) if sudo else command
         proc = subprocess.run(["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", HOST, remote],
                               input=input, capture_output=True, timeout=timeout,
-                              text=not isinstance(input, bytes))
+                              text=not isinstance(input, bytes), check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"guest command failed ({proc.returncode}): {command}\n"
                                  f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
@@ -115,7 +115,7 @@ class TestBed:
             f.write(" ".join(shlex.quote(c) for c in cmd) + "\n\n")
             f.flush()
             proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=self.env(), cwd=REPO,
-                                  timeout=timeout)
+                                  timeout=timeout, check=False)
         seconds = time.monotonic() - start
         self.timings[name] = seconds
         return PlaybookResult(name, proc.returncode, log.read_text(), seconds, log)
@@ -124,4 +124,5 @@ class TestBed:
         cmd = ["ansible", "-i", str(self.inventory), HOST, "-m", module]
         if args:
             cmd += ["-a", args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=REPO, timeout=timeout)
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env(), cwd=REPO, timeout=timeout,
+                              check=False)
