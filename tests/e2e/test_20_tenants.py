@@ -6,7 +6,7 @@ TEST-DOUBLE nvidia-container-runtime-hook (tests/doubles/nvidia_packages): it re
 request and mounts nothing. What the tests check is that each container was given the GPUs,
 CPUs, memory and disk the placement chose, as the container itself sees them.
 """
-import json
+import shlex
 import subprocess
 import time
 
@@ -93,7 +93,7 @@ def test_ledger_and_numa_placement(bed, needs):
 
 
 def run_inside(bed, name, cmd):
-    return bed.out("docker exec %s sh -c %s" % (name, json.dumps(cmd)))
+    return bed.out("docker exec %s sh -c %s" % (name, shlex.quote(cmd)))
 
 
 def test_limits_seen_inside_each_container(bed, needs, tenant_vars):
