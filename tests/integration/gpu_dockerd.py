@@ -27,7 +27,8 @@ HOOK_DOUBLE = """#!/bin/sh
 # so that a dockerd without GPUs runs containers that make GPU device requests.
 set -eu
 log_dir=%(log_dir)s
-n="$$-$(date +%%s%%N)"
+# Time first (fixed-width nanoseconds), so that names sort oldest first; the pid keeps them unique.
+n="$(date +%%s%%N)-$$"
 printf '%%s\\n' "$*" >"$log_dir/$n.args"
 cat >"$log_dir/$n.state.json"
 # Keep the OCI config too: it holds the environment the container's first process starts with.
