@@ -61,12 +61,11 @@ class TestBed:
         self.timings = {}
 
     # --- guest commands
-    def ssh(self, command, check=True, sudo=True, timeout=600, input=None):
+    def ssh(self, command, check=True, sudo=True, timeout=600):
         """Run a shell command in the guest (as root by default); returns CompletedProcess."""
         remote = "sudo bash -c " + shlex.quote(command) if sudo else command
         proc = subprocess.run(["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", HOST, remote],
-                              input=input, capture_output=True, timeout=timeout,
-                              text=not isinstance(input, bytes), check=False)
+                              capture_output=True, timeout=timeout, text=True, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"guest command failed ({proc.returncode}): {command}\n"
                                  f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
