@@ -18,6 +18,7 @@ import time
 import pytest
 
 from images_support import build_base, docker
+from localnet import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -175,14 +176,6 @@ def test_secret_probe_catches_a_password_baked_the_old_way(client, run_id, setup
     findings = secrets_in_image(client, ref)
     assert any("ROOT_PASSWORD=hunter2" in f for f in findings)
     assert "password hash: root" in findings
-
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def wait_for_sshd(container, port):

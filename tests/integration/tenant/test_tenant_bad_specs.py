@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+from localnet import free_port
 from tenant_helpers import IMAGE_V1, PREFIX, run_module
 
 pytestmark = [pytest.mark.docker]
@@ -76,14 +77,6 @@ def taken(docker_client, tenant_images_built):
 def ours(client):
     """This suite's containers (other users of the shared daemon come and go meanwhile)."""
     return sorted(c.name for c in client.containers.list(all=True) if c.name.startswith(PREFIX))
-
-
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def test_corpus_is_large_enough():
