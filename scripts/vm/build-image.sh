@@ -37,12 +37,34 @@ done
 
 mkdir -p "$CACHE/images"
 WORK="$(mktemp -d "$CACHE/images/.build.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
 ROOTFS="$WORK/rootfs"
+# A failed debootstrap can leave the chroot's /proc (and the like) mounted: unmount whatever is
+# mounted under the build directory before removing it, never remove through a mount.
+cleanup() {
+  local m
+  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$m" || true
+  done
+  if awk -v w="$WORK/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+    log "something is still mounted under $WORK: left in place"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
 start=$(date +%s)
 log "debootstrap $SUITE with a kernel into $ROOTFS (about 2-3 min)"
-debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
-  || { tail -n 30 "$WORK/debootstrap.log" >&2; exit 1; }
+# One more try after a failure (a mirror hiccup): the first attempt's mounts and files go first.
+for attempt in 1 2; do
+  if debootstrap --variant=minbase --include="$PKGS" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
+    break
+  fi
+  tail -n 30 "$WORK/debootstrap.log" >&2
+  [ "$attempt" -eq 1 ] || { log "debootstrap failed twice"; exit 1; }
+  log "debootstrap failed (log above); trying once more"
+  awk -v r="$ROOTFS/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
+  rm -rf --one-file-system "$ROOTFS"
+done
 
 # --- system configuration of the guest
 echo "gpulab-dgx-vm" > "$ROOTFS/etc/hostname"

@@ -34,9 +34,13 @@ def test_four_blank_nvme_drives(bed):
 def test_fresh_overlay_is_a_fresh_dgx_os(bed):
     # Each run boots a clean copy-on-write overlay of the cached image. Like DGX OS it ships
     # Docker Engine (Debian's docker.io here), with its data on the root disk and the default
-    # daemon settings; nothing else that site.yml installs or configures is there.
-    for tool in ("mdadm", "mkfs.xfs", "nvidia-container-runtime-hook", "nvidia-ctk"):
+    # daemon settings, and the storage tools (mdadm, xfsprogs); nothing that site.yml
+    # configures is there, nor the Docker SDK or the NVIDIA toolkit it installs.
+    for tool in ("mdadm", "mkfs.xfs"):
+        assert bed.ssh("command -v %s" % tool, check=False).returncode == 0, tool
+    for tool in ("nvidia-container-runtime-hook", "nvidia-ctk"):
         assert bed.ssh("command -v %s" % tool, check=False).returncode != 0, tool
+    assert bed.ssh("python3 -c 'import docker'", check=False).returncode != 0
     assert bed.ssh("test -e /raid || test -e /etc/docker/daemon.json", check=False).returncode != 0
     assert bed.out("cat /proc/mdstat | grep -c '^md' || true") == "0"
     assert bed.out("docker info --format '{{.DockerRootDir}}'") == "/var/lib/docker"
