@@ -1,8 +1,9 @@
 # gpulab.dgx — developer commands.
 #   make setup   install system packages, the pinned virtualenv, link the collection,
 #                start dockerd when none runs, build the local base images
-#   make test    lint, sanity, unit, integration and molecule tests (what CI runs)
-#   make e2e     the end-to-end suite on the test-bed VM (about 30 minutes here; not in make test)
+#   make test    lint, sanity, unit, integration, molecule and end-to-end tests (what CI runs)
+#   make quick   make test without the end-to-end suite on the test-bed VM
+#   make e2e     the end-to-end suite alone (docs/testbed.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -16,10 +17,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 COLLECTION_LINK := .collections/ansible_collections/gpulab/dgx
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help setup system venv collection dockerd images test lint sanity unit integration molecule e2e bench
+.PHONY: help setup system venv collection dockerd images test quick lint sanity unit integration molecule e2e bench
 
 help:
-	@sed -n '2,5p' Makefile
+	@sed -n '2,6p' Makefile
 
 setup: system venv collection dockerd images
 
@@ -44,7 +45,9 @@ dockerd:
 images: dockerd
 	scripts/build-base-images.sh
 
-test: lint sanity unit integration molecule
+test: quick e2e
+
+quick: lint sanity unit integration molecule
 
 lint:
 	ansible-lint
@@ -61,7 +64,7 @@ integration: dockerd
 molecule: dockerd
 	scripts/molecule-all.sh
 
-e2e:
+e2e: dockerd
 	scripts/e2e.sh
 
 bench:
