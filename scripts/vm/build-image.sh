@@ -96,9 +96,23 @@ ln -sf /lib/systemd/system/serial-getty@.service \
   "$ROOTFS/etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service"
 
 # qemu boots the kernel and initrd kept beside the image (-kernel/-initrd), never the guest's
-# /boot, so regenerating the initrd inside the guest (the mdadm package and the storage role
-# do) would cost minutes under TCG for a file nothing reads: switch it off in the test bed.
+# /boot, so regenerating the initrd inside the guest (the storage role's handler does) would
+# cost about 10 minutes under TCG for a file nothing reads: switch it off in the test bed.
 sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$ROOTFS/etc/initramfs-tools/update-initramfs.conf"
+# On a real host that regeneration puts the array's ARRAY line into the initrd, which then
+# assembles it under its configured name. Our initrd is frozen here, before any array exists:
+# with mdadm's hook it would assemble the array under a default name (md127). So it is built
+# without that hook, and the array is assembled after the switch to the root disk by udev with
+# the guest's /etc/mdadm/mdadm.conf, under the name the role recorded there, as on a host whose
+# initrd was regenerated (the reboot test checks the name).
+chmod -x "$ROOTFS/usr/share/initramfs-tools/hooks/mdadm"
+mount -t proc proc "$ROOTFS/proc"
+kver="$(basename "$(readlink -f "$ROOTFS/vmlinuz")")"
+kver="${kver#vmlinuz-}"
+chroot "$ROOTFS" mkinitramfs -o "/boot/initrd.img-$kver" "$kver" >"$WORK/initramfs.log" 2>&1 \
+  || { umount "$ROOTFS/proc"; tail -n 20 "$WORK/initramfs.log" >&2; exit 1; }
+umount "$ROOTFS/proc"
+chmod +x "$ROOTFS/usr/share/initramfs-tools/hooks/mdadm"
 
 # --- the admin account Ansible uses (key made for this image, kept beside it)
 ssh-keygen -q -t ed25519 -N '' -C "gpulab-vm-$KEY" -f "$WORK/id_ed25519"
