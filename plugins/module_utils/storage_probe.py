@@ -205,34 +205,33 @@ def _failed(argv, rc, err):
     return StorageProbeError("%s failed (rc %d): %s" % (" ".join(argv), rc, err.strip()))
 
 
+def _output(host, argv, ok_rc=(0,)):
+    # type: (Host, List[str], Tuple[int, ...]) -> str
+    """ARGV's standard output; fails naming the command when it exits outside OK_RC."""
+    rc, out, err = host.run(argv)
+    if rc not in ok_rc:
+        raise _failed(argv, rc, err)
+    return out
+
+
 def read_signature(host, path):
     # type: (Host, str) -> Dict[str, str]
     """``blkid -p -o export PATH`` as a dict; ``{}`` for a blank device (rc 2)."""
-    argv = [_tool(host, "blkid"), "-p", "-o", "export", path]
-    rc, out, err = host.run(argv)
-    if rc not in BLKID_OK_RC:
-        raise _failed(argv, rc, err)
-    return parse_export(out)
+    return parse_export(_output(host, [_tool(host, "blkid"), "-p", "-o", "export", path], BLKID_OK_RC))
 
 
 def read_tree(host, path):
     # type: (Host, str) -> Dict[str, Any]
     """The lsblk tree (NAME, TYPE, FSTYPE, MOUNTPOINT, children) of PATH."""
     argv = [_tool(host, "lsblk"), "--json", "--paths", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINT", path]
-    rc, out, err = host.run(argv)
-    if rc != 0:
-        raise _failed(argv, rc, err)
-    return parse_lsblk_tree(out)
+    return parse_lsblk_tree(_output(host, argv))
 
 
 def read_majmin(host, path):
     # type: (Host, str) -> str
     """The device's MAJ:MIN as lsblk prints it, trimmed (e.g. ``259:3``)."""
     argv = [_tool(host, "lsblk"), "--nodeps", "--noheadings", "--output", "MAJ:MIN", path]
-    rc, out, err = host.run(argv)
-    if rc != 0:
-        raise _failed(argv, rc, err)
-    return out.strip()
+    return _output(host, argv).strip()
 
 
 def _optional_output(host, name, args):

@@ -96,29 +96,54 @@ def run_inside(bed, name, cmd):
     return bed.out("docker exec %s sh -c %s" % (name, shlex.quote(cmd)))
 
 
+# What each tenant sees from inside, read with one `docker exec` per tenant (every exec costs
+# seconds under TCG). What a login shell sees of NVIDIA_VISIBLE_DEVICES: the runtime puts it into
+# PID 1's environment (not into `docker exec`'s), and the image's entrypoint writes it to
+# /etc/profile.d.
+INSIDE = {
+    "cpuset": "cat /sys/fs/cgroup/cpuset.cpus.effective",
+    "nproc": "nproc",
+    "cpu.max": "cat /sys/fs/cgroup/cpu.max",
+    "memory.max": "cat /sys/fs/cgroup/memory.max",
+    "root size": "df -B1 --output=size / | tail -1",
+    "data size": "df -B1 --output=size /data | tail -1",
+    "visible": 'bash -lc \'echo "$NVIDIA_VISIBLE_DEVICES"\'',
+}
+
+
+def read_inside(bed, name):
+    """{key of INSIDE: the output of its command in the container}; fails naming a missing key."""
+    out = run_inside(bed, name, "; ".join("echo '::%s'; %s" % (key, cmd) for key, cmd in INSIDE.items()))
+    seen, key = {}, None
+    for line in out.splitlines():
+        if line.startswith("::"):
+            key = line[2:]
+            seen[key] = ""
+        elif key is not None:
+            seen[key] = (seen[key] + "\n" + line).strip()
+    assert sorted(seen) == sorted(INSIDE), (name, out)
+    return seen
+
+
 def test_limits_seen_inside_each_container(bed, needs, tenant_vars):
     needs("tenants")
     for spec in tenant_vars["gpulab_tenants"]:
         name = spec["name"]
         c = inspect(bed, name)
-        assert cpulist(run_inside(bed, name, "cat /sys/fs/cgroup/cpuset.cpus.effective")) == cpulist(c["HostConfig"]["CpusetCpus"])
-        assert run_inside(bed, name, "nproc") == str(spec["cpus"])
-        quota, period = run_inside(bed, name, "cat /sys/fs/cgroup/cpu.max").split()
+        got = read_inside(bed, name)
+        assert cpulist(got["cpuset"]) == cpulist(c["HostConfig"]["CpusetCpus"])
+        assert got["nproc"] == str(spec["cpus"])
+        quota, period = got["cpu.max"].split()
         assert int(quota) == spec["cpus"] * int(period)
-        assert int(run_inside(bed, name, "cat /sys/fs/cgroup/memory.max")) == int(spec["memory"][:-1]) * MIB
-        root_size = int(run_inside(bed, name, "df -B1 --output=size / | tail -1"))
-        data_size = int(run_inside(bed, name, "df -B1 --output=size /data | tail -1"))
+        assert int(got["memory.max"]) == int(spec["memory"][:-1]) * MIB
         want = int(spec["disk"][:-1]) * MIB
-        assert abs(root_size - want) <= want * 0.05, (name, root_size, want)
-        assert abs(data_size - want) <= want * 0.05, (name, data_size, want)
-        # What a login shell sees: the runtime puts NVIDIA_VISIBLE_DEVICES into PID 1's environment
-        # (not into `docker exec`'s), and the image's entrypoint writes it to /etc/profile.d.
-        visible = run_inside(bed, name, 'bash -lc \'echo "$NVIDIA_VISIBLE_DEVICES"\'')
+        for key in ("root size", "data size"):
+            assert abs(int(got[key]) - want) <= want * 0.05, (name, key, got[key], want)
         if spec["gpus"] == 0:
-            assert visible == "void"
+            assert got["visible"] == "void"
         else:
             ids = list(c["HostConfig"]["DeviceRequests"][0]["DeviceIDs"])
-            assert sorted(visible.split(",")) == sorted(ids), (name, visible, ids)
+            assert sorted(got["visible"].split(",")) == sorted(ids), (name, got["visible"], ids)
 
 
 def test_gpu_requests_reached_the_hook_double(bed, needs):

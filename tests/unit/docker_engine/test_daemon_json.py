@@ -10,44 +10,19 @@ import stat
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpulab.dgx.plugins.module_utils import daemon_json as lib
 from ansible_collections.gpulab.dgx.plugins.modules import daemon_json as module
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
-def run(monkeypatch):
+def run(monkeypatch, run_module):
     """Run the module with args; return its result dict (failed=True on fail_json)."""
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise ModuleExit(kwargs, True)
-
-    monkeypatch.setattr(module.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(module.AnsibleModule, "fail_json", fail_json)
     warnings = []
     monkeypatch.setattr(module.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
 
     def _run(args, check=False, diff=False):
-        args = dict(args)
-        if check:
-            args["_ansible_check_mode"] = True
-        if diff:
-            args["_ansible_diff"] = True
-        with patch_module_args(args):
-            with pytest.raises(ModuleExit) as info:
-                module.main()
-        result = dict(info.value.result)
-        result["failed"] = info.value.failed
+        result = run_module(module, args, check=check, diff=diff)
         result["warnings"] = list(warnings)
         return result
 

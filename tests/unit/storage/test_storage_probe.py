@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpulab.dgx.plugins.module_utils import storage_probe as lib
 from ansible_collections.gpulab.dgx.plugins.modules import storage_info as module
@@ -493,44 +492,21 @@ def test_nothing_mounted_at_the_mount_point():
 
 # ---- the module -------------------------------------------------------------------------------
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture
-def run(monkeypatch):
+def run(monkeypatch, run_module):
     """Run the module against assembled_host(); return (result dict, commands run)."""
     host = assembled_host()
-
-    def exit_json(self, **kwargs):
-        raise ModuleExit(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise ModuleExit(kwargs, True)
 
     def run_command(self, argv, **kwargs):
         return host.run(argv)
 
-    monkeypatch.setattr(module.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(module.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(module.AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(module.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: host.which(name))
     monkeypatch.setattr(lib.Host, "stat", lambda self, path: host.stat(path))
     monkeypatch.setattr(lib.Host, "realpath", lambda self, path: host.realpath(path))
 
     def _run(args, check=False):
-        args = dict(args)
-        if check:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args):
-            with pytest.raises(ModuleExit) as info:
-                module.main()
-        result = dict(info.value.result)
-        result["failed"] = info.value.failed
-        return result, host.calls
+        return run_module(module, args, check=check), host.calls
 
     return _run
 
