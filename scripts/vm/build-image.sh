@@ -38,19 +38,19 @@ done
 mkdir -p "$CACHE/images"
 WORK="$(mktemp -d "$CACHE/images/.build.XXXXXX")"
 ROOTFS="$WORK/rootfs"
-# A failed debootstrap can leave the chroot's /proc (and the like) mounted: unmount whatever is
-# mounted under the build directory before removing it, never remove through a mount.
-cleanup() {
+# A failed debootstrap can leave the chroot's /proc (and the like) mounted. remove_tree unmounts
+# whatever is mounted under a directory, then removes it; it never removes through a mount.
+mounts_under() { awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r; }
+remove_tree() {
   local m
-  awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
-    umount -l "$m" || true
-  done
-  if awk -v w="$WORK/" 'index($2, w) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
-    log "something is still mounted under $WORK: left in place"
-  else
-    rm -rf "$WORK"
+  mounts_under "$1" | while read -r m; do umount -l "$m" || true; done
+  if [ -n "$(mounts_under "$1")" ]; then
+    log "something is still mounted under $1: left in place"
+    return 1
   fi
+  rm -rf "$1"
 }
+cleanup() { remove_tree "$WORK" || true; }
 trap cleanup EXIT
 start=$(date +%s)
 log "debootstrap $SUITE with a kernel into $ROOTFS (about 2-3 min)"
@@ -62,8 +62,7 @@ for attempt in 1 2; do
   tail -n 30 "$WORK/debootstrap.log" >&2
   [ "$attempt" -eq 1 ] || { log "debootstrap failed twice"; exit 1; }
   log "debootstrap failed (log above); trying once more"
-  awk -v r="$ROOTFS/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l
-  rm -rf --one-file-system "$ROOTFS"
+  remove_tree "$ROOTFS"
 done
 
 # --- system configuration of the guest
