@@ -3,15 +3,13 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Bring one tenant to its state under the host-wide lock: read the ledger once, work out the
-difference, check everything, then act (outside check mode only)."""
+difference, check everything, then act (outside check mode only). What a failing run changed is
+undone (tenant_undo); removal and purge live in tenant_remove."""
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import os
-import shutil
-import tarfile
-import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import format_size, human_size
@@ -19,13 +17,17 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import all
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
     data_quota_support, project_id, quota_clear_commands, quota_set_commands, read_mounts,
     storage_opt_support)
+from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset, parse_cpuset
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import (
-    Desired, create_and_start, in_place_changes, login_user, record_summary, remove, replace)
+    STOP_TIMEOUT, Desired, create_and_start, docker_refusal, in_place_changes, login_user, record_summary)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
     LABEL_TENANT, Ledger, TenantRecord, read_ledger)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import (
+    check_base, check_no_overlap, check_tenant_dir, make_dirs, remove_tree)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import choose_port
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX, SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed, Undo, field_of
 
 RunCommand = Callable[[List[str]], Any]
 
@@ -48,7 +50,7 @@ class Outcome(object):
         self.actions.append(action)
 
 
-def _name_taken(ledger, name):
+def name_taken(ledger, name):
     # type: (Ledger, str) -> None
     attrs = ledger.by_container_name.get(name)
     if attrs is not None:
@@ -104,11 +106,15 @@ def _check_memory(spec, info, others):
                                                      human_size(held)))
 
 
-def _recover_leftover(client, ledger, name, check_mode):
-    # type: (Any, Ledger, str, bool) -> Ledger
-    """Finish a re-creation that a crash interrupted: drop the parked container, or put it back."""
+def _recover_leftover(client, ledger, name, check_mode, outcome):
+    # type: (Any, Ledger, str, bool, Outcome) -> Ledger
+    """Finish a re-creation that a crash interrupted: drop the parked container when the tenant
+    has its new one, else put the parked one back. Either is a change, reported as one."""
     parked = ledger.leftovers.get(name)
-    if parked is None or check_mode:
+    if parked is None:
+        return ledger
+    outcome.act("remove-parked" if name in ledger.tenants else "restore-parked")
+    if check_mode:
         return ledger
     container = client.containers.get(parked.id)
     if name in ledger.tenants:
@@ -118,122 +124,192 @@ def _recover_leftover(client, ledger, name, check_mode):
     return read_ledger(client)
 
 
+def _check_data_dir(spec, ledger, current):
+    # type: (TenantSpec, Ledger, Optional[TenantRecord]) -> None
+    """The tenant's directory is <data_base>/<name>, confined and apart from everyone else's."""
+    check_base("data_base", spec.data_base)
+    check_tenant_dir("data_base", spec.data_dir)
+    if current is not None and current.data_dir and os.path.realpath(current.data_dir) != spec.data_dir:
+        raise SpecError("data_base", spec.data_base, "does not hold tenant %s's data directory %s, which its "
+                        "container records; give data_base: %s (data is never moved)"
+                        % (spec.name, current.data_dir, os.path.dirname(current.data_dir)))
+    check_no_overlap("data_base", spec.data_dir, ledger.data_dirs_of_others(spec.name), ledger.foreign_mounts)
+
+
+def _check_network(client, name):
+    # type: (Any, str) -> None
+    try:
+        network = client.networks.get(name)
+    except Exception as exc:  # docker.errors.NotFound
+        if getattr(exc, "status_code", None) == 404 or type(exc).__name__ == "NotFound":
+            raise SpecError("network", name, "is not a network on this Docker daemon")
+        raise
+    driver = (network.attrs or {}).get("Driver")
+    if driver in ("host", "null"):
+        raise SpecError("network", name, "uses the %s driver, which cannot publish SSH" % driver)
+
+
+def _host_cpus(path="/sys/devices/system/cpu/online"):
+    # type: (str) -> Optional[List[int]]
+    try:
+        with open(path) as handle:
+            return parse_cpuset(handle.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _check_cpus_exist(cpuset):
+    # type: (str) -> None
+    online = _host_cpus()
+    if online is None or not cpuset:
+        return
+    missing = sorted(set(parse_cpuset(cpuset)) - set(online))
+    if missing:
+        raise SpecError("topology", cpuset, "places the tenant on CPUs %s, which this host does not have online "
+                        "(%s); give the host's own topology" % (format_cpuset(missing), format_cpuset(online)))
+
+
+def _plan_present(client, spec, topology_source, check_mode, outcome):
+    # type: (Any, TenantSpec, Callable[[], Dict[str, Any]], bool, Outcome) -> Dict[str, Any]
+    """Everything a present run needs, read and checked; nothing changed yet (but a parked leftover)."""
+    info = client.info()
+    ledger = _recover_leftover(client, read_ledger(client), spec.name, check_mode, outcome)
+    name_taken(ledger, spec.name)
+    image = _resolve_image(client, spec.image or "")
+    current = ledger.tenants.get(spec.name)
+    others = ledger.others(spec.name)
+    _check_data_dir(spec, ledger, current)
+    _check_network(client, spec.network)
+    topology = topology_source()
+    alloc = allocate(spec, current, others, topology)
+    _check_cpus_exist(alloc.cpuset)
+    _check_memory(spec, info, others)
+    port = choose_port(spec.name, spec.ssh_port, current.ssh_port if current else None,
+                       spec.ssh_port_range, ledger.ports_taken_by_others(spec.name), spec.ssh_bind_address)
+    storage_size, quota_project, quota_mount = _disk_plan(spec, info, others, current, outcome)
+    desired = Desired(spec, alloc, port, image.id, storage_size, quota_project)
+    return {"image": image, "current": current, "alloc": alloc, "desired": desired,
+            "storage_size": storage_size, "quota_project": quota_project, "quota_mount": quota_mount}
+
+
+def _set_quota(plan, spec, run_command, undo):
+    # type: (Dict[str, Any], TenantSpec, RunCommand, Undo) -> None
+    pid, mount, current = plan["quota_project"], plan["quota_mount"], plan["current"]
+    for argv in quota_set_commands(mount, spec.data_dir, pid, spec.disk or 0):
+        run_command(argv)
+    old_pid = current.quota_project if current is not None else None
+    if old_pid is not None and current is not None and current.disk:
+        undo.add("put back quota project %d" % old_pid,
+                 lambda: [run_command(a) for a in quota_set_commands(mount, spec.data_dir, old_pid, current.disk)])
+    else:
+        undo.add("cleared quota project %d" % pid,
+                 lambda: [run_command(a) for a in quota_clear_commands(mount, spec.data_dir, pid)])
+
+
+def _recreate(client, current, desired, undo):
+    # type: (Any, TenantRecord, Desired, Undo) -> Any
+    """Park the old container, start the new one; the old one is removed only once all went well."""
+    old = client.containers.get(current.id)
+    if current.running:
+        old.stop(timeout=STOP_TIMEOUT)
+        undo.add("restarted the previous container", old.start)
+    old.rename(current.container_name + REPLACED_SUFFIX)
+    undo.add("put the previous container back as %s" % current.container_name,
+             lambda: old.rename(current.container_name))
+    new = create_and_start(client, desired)
+    undo.add("removed the new container %s" % new.id[:12], lambda: new.remove(force=True))
+    return new, old
+
+
+def _apply_present(client, spec, plan, run_command, outcome, undo):
+    # type: (Any, TenantSpec, Dict[str, Any], RunCommand, Outcome, Undo) -> str
+    current, desired, update = plan["current"], plan["desired"], plan["update"]
+    container_id = current.id if current is not None else ""
+    if "mkdir" in outcome.actions:
+        for path in make_dirs(spec.data_dir, 0o750):  # parents first, so the deepest is undone first
+            undo.add("removed directory %s" % path,
+                     (lambda p=path: remove_tree(p)) if path == spec.data_dir else (lambda p=path: os.rmdir(p)))
+    rebuild = "create" in outcome.actions or "recreate" in outcome.actions
+    if plan["quota_project"] is not None and rebuild:
+        _set_quota(plan, spec, run_command, undo)
+    old = None
+    if "create" in outcome.actions:
+        new = create_and_start(client, desired)
+        undo.add("removed container %s" % new.id[:12], lambda: new.remove(force=True))
+        container_id = new.id
+    elif "recreate" in outcome.actions:
+        new, old = _recreate(client, current, desired, undo)
+        container_id = new.id
+    else:
+        container = client.containers.get(current.id)
+        if update:
+            container.update(**update)
+        if "start" in outcome.actions:
+            container.start()
+    user = login_user(plan["image"].labels)
+    if user != "root" and rebuild:
+        result = client.containers.get(container_id).exec_run(["chown", "%s:" % user, spec.data_mount], user="root")
+        if getattr(result, "exit_code", 0):
+            raise SpecError("data_mount", spec.data_mount, "could not be given to user %s in the container: %s"
+                            % (user, (result.output or b"").decode("utf-8", "replace").strip()))
+    if old is not None:
+        old.remove(force=True)
+    return container_id
+
+
+def fail_after_changes(exc, undo, lock, default_field, default_value):
+    # type: (Exception, Undo, HostLock, str, Any) -> Exception
+    """Undo what the run changed; the exception to raise, naming the option and what was undone."""
+    undone, failed = undo.run()
+    undone.extend("removed lock file or directory %s" % p for p in lock.discard())
+    if isinstance(exc, RunFailed) or (not undone and not failed):
+        return exc
+    if isinstance(exc, SpecError):
+        return RunFailed(exc.field, exc.value, exc.reason, undone, failed)
+    message = docker_refusal(exc)
+    field = field_of(message, default_field)
+    return RunFailed(field, default_value if field == default_field else "(see the reason)", "was refused: %s"
+                     % message, undone, failed)
+
+
 def ensure_present(client, spec, topology_source, run_command, check_mode, lock):
     # type: (Any, TenantSpec, Callable[[], Dict[str, Any]], RunCommand, bool, HostLock) -> Outcome
     outcome = Outcome()
+    undo = Undo()
     with lock:
-        info = client.info()
-        ledger = _recover_leftover(client, read_ledger(client), spec.name, check_mode)
-        _name_taken(ledger, spec.name)
-        image = _resolve_image(client, spec.image or "")
-        current = ledger.tenants.get(spec.name)
-        others = ledger.others(spec.name)
-        topology = topology_source()
-        alloc = allocate(spec, current, others, topology)
-        _check_memory(spec, info, others)
-        port = choose_port(spec.name, spec.ssh_port, current.ssh_port if current else None,
-                           spec.ssh_port_range, ledger.ports_taken_by_others(spec.name), spec.ssh_bind_address)
-        storage_size, quota_project, quota_mount = _disk_plan(spec, info, others, current, outcome)
-        desired = Desired(spec, alloc, port, image.id, storage_size, quota_project)
-        outcome.before = record_summary(current) if current is not None else {}
-        outcome.after = desired.summary()
-
-        if not os.path.isdir(spec.data_dir):
-            outcome.act("mkdir")
-        update = {}  # type: Dict[str, Any]
-        if current is None:
-            outcome.act("create")
-        elif current.spec_hash != desired.spec_hash:
-            outcome.act("recreate")
-        else:
-            update = in_place_changes(current, desired)
-            if update:
-                outcome.act("update")
-            if not current.running:
-                outcome.act("start")
-        if alloc.placed:
-            outcome.warnings.extend(alloc.notes)
-
-        container_id = current.id if current is not None else ""
-        if not check_mode and outcome.changed:
-            if "mkdir" in outcome.actions:
-                os.makedirs(spec.data_dir, 0o750)
-            if quota_project is not None and ("create" in outcome.actions or "recreate" in outcome.actions):
-                for argv in quota_set_commands(quota_mount, spec.data_dir, quota_project, spec.disk or 0):
-                    run_command(argv)
-            if "create" in outcome.actions:
-                container_id = create_and_start(client, desired).id
-            elif "recreate" in outcome.actions:
-                container_id = replace(client, current, desired).id
+        try:
+            plan = _plan_present(client, spec, topology_source, check_mode, outcome)
+            current, desired, alloc = plan["current"], plan["desired"], plan["alloc"]
+            outcome.before = record_summary(current) if current is not None else {}
+            outcome.after = desired.summary()
+            if not os.path.isdir(spec.data_dir):
+                outcome.act("mkdir")
+            plan["update"] = {}
+            if current is None:
+                outcome.act("create")
+            elif current.spec_hash != desired.spec_hash:
+                outcome.act("recreate")
             else:
-                container = client.containers.get(current.id)
-                if update:
-                    container.update(**update)
-                if "start" in outcome.actions:
-                    container.start()
-            user = login_user(image.labels)
-            if user != "root" and ("create" in outcome.actions or "recreate" in outcome.actions):
-                client.containers.get(container_id).exec_run(
-                    ["chown", "%s:" % user, spec.data_mount], user="root")
+                plan["update"] = in_place_changes(current, desired)
+                if plan["update"]:
+                    outcome.act("update")
+                if not current.running:
+                    outcome.act("start")
+            if alloc.placed:
+                outcome.warnings.extend(alloc.notes)
+            container_id = current.id if current is not None else ""
+            if not check_mode and outcome.changed:
+                container_id = _apply_present(client, spec, plan, run_command, outcome, undo)
+        except Exception as exc:
+            raise fail_after_changes(exc, undo, lock, "name", spec.name)
 
+    image = plan["image"]
     outcome.tenant = dict(desired.summary(), name=spec.name, container_id=container_id,
                           gpu_indices=alloc.gpu_indices, numa_local=alloc.numa_local,
                           placed=alloc.placed, login_user=login_user(image.labels),
                           memory_bytes=desired.memory, disk_bytes=spec.disk,
-                          disk_enforced=bool(storage_size), data_mount=spec.data_mount,
+                          disk_enforced=bool(plan["storage_size"]), data_mount=spec.data_mount,
                           cpu_quota=desired.cpu_quota, cpu_period=desired.cpu_period,
                           ssh_key_fingerprints=[k.fingerprint for k in spec.ssh_keys],
                           placement_notes=alloc.notes)
-    return outcome
-
-
-def archive_name(archive_to, name, now=None):
-    # type: (str, str, Optional[float]) -> str
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return os.path.join(archive_to, "%s-%s.tar.gz" % (name, stamp))
-
-
-def ensure_absent(client, spec, run_command, check_mode, lock):
-    # type: (Any, TenantSpec, RunCommand, bool, HostLock) -> Outcome
-    outcome = Outcome()
-    with lock:
-        ledger = read_ledger(client)
-        _name_taken(ledger, spec.name)
-        current = ledger.tenants.get(spec.name)
-        parked = ledger.leftovers.get(spec.name)
-        data_dir = spec.data_dir
-        record = current or parked
-        if record is not None and record.data_dir and not spec.data_dir_given:
-            data_dir = record.data_dir
-        outcome.before = record_summary(current) if current is not None else {}
-        outcome.tenant = {"name": spec.name, "data_dir": data_dir, "container_id": ""}
-        if current is not None:
-            outcome.act("remove")
-        if parked is not None:
-            outcome.act("remove-parked")
-        purge = spec.purge and os.path.isdir(data_dir)
-        if purge:
-            outcome.act("purge")
-            if spec.archive_to:
-                outcome.tenant["archive"] = archive_name(spec.archive_to, spec.name)
-                outcome.actions.insert(len(outcome.actions) - 1, "archive")
-        outcome.after = {}
-        if check_mode:
-            return outcome
-        for rec in (current, parked):
-            if rec is not None:
-                remove(client, rec)
-        if purge:
-            if spec.archive_to:
-                os.makedirs(spec.archive_to, 0o700, exist_ok=True)
-                with tarfile.open(outcome.tenant["archive"], "w:gz") as tar:
-                    tar.add(data_dir, arcname=spec.name)
-                os.chmod(outcome.tenant["archive"], 0o600)
-            pid = record.quota_project if record is not None else None
-            if pid is not None:
-                mount = data_quota_support(data_dir, read_mounts())[2]
-                if mount is not None:
-                    for argv in quota_clear_commands(mount.mountpoint, data_dir, pid):
-                        run_command(argv)
-            shutil.rmtree(data_dir)
     return outcome

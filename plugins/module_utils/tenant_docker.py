@@ -18,7 +18,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import All
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
     LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
     LABEL_SPEC_HASH, LABEL_SSH_PORT, LABEL_TENANT, SSH_CONTAINER_PORT, TenantRecord)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import TenantSpec
 
 try:
     from docker.types import DeviceRequest
@@ -186,6 +186,13 @@ def gpu_driver_hint(message):
     return ""
 
 
+def docker_refusal(exc):
+    # type: (Exception) -> str
+    """Docker's (or the OS's) words for a refusal, with the fix when it is the missing GPU hook."""
+    message = str(getattr(exc, "explanation", None) or exc)
+    return message + gpu_driver_hint(message)
+
+
 def create_and_start(client, desired):
     # type: (Any, Desired) -> Any
     container = client.containers.create(**desired.create_kwargs())
@@ -195,34 +202,6 @@ def create_and_start(client, desired):
         container.remove(force=True)
         raise
     return container
-
-
-def replace(client, record, desired):
-    # type: (Any, TenantRecord, Desired) -> Any
-    """Swap the tenant's container for a new one; put the old one back if the new one fails."""
-    old = client.containers.get(record.id)
-    was_running = record.running
-    if was_running:
-        old.stop(timeout=STOP_TIMEOUT)
-    parked = record.container_name + REPLACED_SUFFIX
-    old.rename(parked)
-    try:
-        new = create_and_start(client, desired)
-    except Exception:
-        old.rename(record.container_name)
-        if was_running:
-            old.start()
-        raise
-    old.remove(force=True)
-    return new
-
-
-def remove(client, record):
-    # type: (Any, TenantRecord) -> None
-    container = client.containers.get(record.id)
-    if record.running:
-        container.stop(timeout=STOP_TIMEOUT)
-    container.remove(force=True)
 
 
 def login_user(image_labels):

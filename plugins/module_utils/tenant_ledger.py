@@ -13,7 +13,7 @@ data directory, quota project).
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import published_ports
@@ -100,6 +100,8 @@ class Ledger(object):
         self.leftovers = {}  # type: Dict[str, TenantRecord]
         self.by_container_name = {}  # type: Dict[str, Dict[str, Any]]
         self.foreign_ports = set()  # type: Set[int]
+        # (container, host source, writable) of every bind mount of a container that is not a tenant.
+        self.foreign_mounts = []  # type: List[Tuple[str, str, bool]]
         for attrs in inspected:
             name = (attrs.get("Name") or "").lstrip("/")
             self.by_container_name[name] = attrs
@@ -112,6 +114,9 @@ class Ledger(object):
                     self.tenants[record.name] = record
             else:
                 self.foreign_ports.update(published_ports((attrs.get("HostConfig") or {}).get("PortBindings")))
+                for mount in attrs.get("Mounts") or []:
+                    if mount.get("Type") == "bind" and mount.get("Source"):
+                        self.foreign_mounts.append((name, mount["Source"], bool(mount.get("RW", True))))
 
     def others(self, name):
         # type: (str) -> List[TenantRecord]
@@ -119,6 +124,11 @@ class Ledger(object):
         records = [r for n, r in self.tenants.items() if n != name]
         records += [r for n, r in self.leftovers.items() if n != name]
         return records
+
+    def data_dirs_of_others(self, name):
+        # type: (str) -> List[Tuple[str, str]]
+        """(tenant, recorded data directory) of every other tenant container, parked ones included."""
+        return [(r.name, r.data_dir) for r in self.others(name) if r.data_dir]
 
     def ports_taken_by_others(self, name):
         # type: (str) -> Set[int]

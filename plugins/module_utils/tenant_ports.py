@@ -19,14 +19,18 @@ def port_is_bindable(address, port):
     # type: (str, int) -> bool
     """True when nothing on this host listens on address:port (a test bind, closed at once)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise SpecError("ssh_bind_address", address, "cannot be used on this host: %s" % (exc.strerror or exc))
     try:
         sock.bind((address, port))
         return True
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             return False
-        raise
+        raise SpecError("ssh_bind_address", address, "cannot be bound on this host (port %d: %s); give an "
+                        "address of one of its interfaces" % (port, exc.strerror or exc))
     finally:
         sock.close()
 

@@ -25,9 +25,22 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import SizeError,
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_DATA_BASE = "/var/lib/gpulab/tenants"
 DEFAULT_PORT_RANGE = "2200-2999"
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+# Patterns are matched with fullmatch: `$` would let a trailing newline through.
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{1,62}")  # Docker wants 2 characters or more
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # POSIX names only
+LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,254}")
+IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,510}")
+NETWORK_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
+# C0 controls but TAB, and DEL: NUL, CR and LF break Docker's and runc's parsing, the rest the logs.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Docker splits bind specs on ':' and mount options on ','.
+PATH_RE = re.compile(r"/[^:,\x00-\x1f\x7f]*")
+MAX_PIDS = 4194304  # the kernel's PID_MAX_LIMIT
+MAX_LOCK_TIMEOUT = 86400
+# Where a tenant's data must not appear inside its container.
+CONTAINER_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run",
+                          "/sbin", "/sys", "/usr")
+CONTAINER_SYSTEM_DIRS = ("/", "/var", "/tmp", "/root", "/home")
 # Environment the module itself owns: a tenant must not be able to widen its GPU view.
 RESERVED_ENV = ("NVIDIA_VISIBLE_DEVICES", "GPULAB_SSH_AUTHORIZED_KEYS")
 RESERVED_LABEL_PREFIX = "gpulab."
@@ -82,8 +95,10 @@ class TenantSpec(object):
         self.ssh_port = kw.get("ssh_port")  # type: Optional[int]
         self.ssh_port_range = kw.get("ssh_port_range", (2200, 2999))  # type: Tuple[int, int]
         self.ssh_bind_address = kw.get("ssh_bind_address", "0.0.0.0")  # type: str
+        self.data_base = kw["data_base"]  # type: str
         self.data_dir = kw["data_dir"]  # type: str
-        self.data_dir_given = kw.get("data_dir_given", False)  # type: bool
+        self.lock_path = kw.get("lock_path", "/run/lock/gpulab-tenant.lock")  # type: str
+        self.lock_timeout = kw.get("lock_timeout", 300)  # type: float
         self.data_mount = kw.get("data_mount", "/data")  # type: str
         self.numa_policy = kw.get("numa_policy", "strict")  # type: str
         self.env = kw.get("env", {})  # type: Dict[str, str]
@@ -94,30 +109,54 @@ class TenantSpec(object):
         self.archive_to = kw.get("archive_to")  # type: Optional[str]
 
 
+PRIVATE_KEY_MARKERS = ("PRIVATE KEY", "PuTTY-User-Key-File", "BEGIN SSH2 ENCRYPTED", "OPENSSH PRIVATE")
+
+
+def _key_kind(text):
+    # type: (str) -> Optional[str]
+    """The kind of secret `text` holds, when it looks like a private key."""
+    for marker in PRIVATE_KEY_MARKERS:
+        if marker in text:
+            return "a PuTTY private key" if "PuTTY" in marker else "an OpenSSH private key"
+    return None
+
+
 def parse_ssh_key(text, field="ssh_public_keys"):
     # type: (Any, str) -> SshKey
-    """Check an OpenSSH public key line: known type, base64 blob that names the same type."""
+    """Check an OpenSSH public key line: known type, base64 blob that names the same type.
+
+    A refused key is never repeated back (a pasted private key would land in Ansible's output and
+    logs): the message names its position (`field`, e.g. ssh_public_keys[1]) and what is wrong.
+    """
     if not isinstance(text, str):
-        raise SpecError(field, text, "is not a public key line (text)")
+        raise SpecError(field, "<%s>" % type(text).__name__, "is not a public key line (text)")
+    hidden = "<%d characters, not shown>" % len(text)
+    kind = _key_kind(text)
+    if kind:
+        raise SpecError(field, hidden, "is %s; give the public key (the .pub line) instead, and treat "
+                        "the private key as exposed" % kind)
     line = text.strip()
     if "\n" in line or "\r" in line:
-        raise SpecError(field, text, "holds more than one line; give one key per list item")
+        raise SpecError(field, hidden, "holds more than one line; give one key per list item")
+    if CONTROL_RE.search(line):
+        raise SpecError(field, hidden, "holds control characters")
     parts = line.split(None, 2)
     if len(parts) < 2:
-        raise SpecError(field, text, "is not an OpenSSH public key ('<type> <base64> [comment]')")
+        raise SpecError(field, hidden, "is not an OpenSSH public key ('<type> <base64> [comment]')")
     key_type, blob_text = parts[0], parts[1]
     if key_type not in KEY_TYPES:
-        raise SpecError(field, text, "has an unknown key type %r (known: %s; options before the key "
-                        "type are not supported)" % (key_type, ", ".join(KEY_TYPES)))
+        shown = key_type if len(key_type) <= 40 and key_type.isprintable() else "<not shown>"
+        raise SpecError(field, hidden, "has an unknown key type %r (known: %s; options before the key "
+                        "type are not supported)" % (shown, ", ".join(KEY_TYPES)))
     try:
         blob = base64.b64decode(blob_text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise SpecError(field, text, "has a key body that is not base64")
+        raise SpecError(field, hidden, "has a %s key body that is not base64" % key_type)
     if len(blob) < 4:
-        raise SpecError(field, text, "has a truncated key body")
+        raise SpecError(field, hidden, "has a truncated %s key body" % key_type)
     (name_len,) = struct.unpack(">I", blob[:4])
     if blob[4:4 + name_len] != key_type.encode("ascii") or len(blob) <= 4 + name_len:
-        raise SpecError(field, text, "has a key body that does not match its type %r" % key_type)
+        raise SpecError(field, hidden, "has a key body that does not match its type %r" % key_type)
     digest = base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
     comment = parts[2] if len(parts) > 2 else ""
     return SshKey(" ".join(parts), key_type, "SHA256:" + digest, comment)
@@ -125,7 +164,7 @@ def parse_ssh_key(text, field="ssh_public_keys"):
 
 def parse_port_range(text, field="ssh_port_range"):
     # type: (Any, str) -> Tuple[int, int]
-    match = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", str(text))
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*-\s*([0-9]{1,5})\s*", str(text))
     if not match:
         raise SpecError(field, text, "is not a port range like 2200-2999")
     low, high = int(match.group(1)), int(match.group(2))
@@ -134,24 +173,51 @@ def parse_port_range(text, field="ssh_port_range"):
     return low, high
 
 
-def _check_path(field, value):
+def check_text(field, value):
     # type: (str, Any) -> str
+    """A string that reaches Docker: text without control characters."""
+    if not isinstance(value, str):
+        raise SpecError(field, value, "is not text")
+    if CONTROL_RE.search(value):
+        raise SpecError(field, value, "holds control characters (NUL, CR, LF, ...)")
+    return value
+
+
+def check_path(field, value):
+    # type: (str, Any) -> str
+    """An absolute, normalised path Docker can take in a bind spec (no ':' or ',')."""
     if not isinstance(value, str) or not value.startswith("/"):
         raise SpecError(field, value, "is not an absolute path")
-    if any(ch.isspace() for ch in value) or ".." in value.split("/"):
-        raise SpecError(field, value, "must not hold whitespace or '..'")
+    check_text(field, value)
+    if not PATH_RE.fullmatch(value):
+        raise SpecError(field, value, "must not hold ':' or ','")
+    if any(ch.isspace() for ch in value) or ".." in value.split("/") or "." in value.split("/"):
+        raise SpecError(field, value, "must not hold whitespace, '.' or '..'")
     norm = os.path.normpath(value)
     if norm == "/":
         raise SpecError(field, value, "must not be the root directory")
     return norm
 
 
-def _check_count(field, value):
-    # type: (str, Any) -> int
+def _check_data_mount(value):
+    # type: (Any) -> str
+    mount = check_path("data_mount", value)
+    for tree in CONTAINER_SYSTEM_TREES:
+        if mount == tree or mount.startswith(tree + "/"):
+            raise SpecError("data_mount", value, "is or lies inside %s, which the container's system needs" % tree)
+    if mount in CONTAINER_SYSTEM_DIRS:
+        raise SpecError("data_mount", value, "would hide the container's own %s" % mount)
+    return mount
+
+
+def _check_count(field, value, most=None):
+    # type: (str, Any, Optional[int]) -> int
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(field, value, "is not a whole number")
     if value < 0:
         raise SpecError(field, value, "is negative; counts are >= 0")
+    if most is not None and value > most:
+        raise SpecError(field, value, "is more than %d" % most)
     return value
 
 
@@ -163,37 +229,65 @@ def _check_str_map(field, value, key_re):
         raise SpecError(field, value, "is not a mapping")
     out = {}  # type: Dict[str, str]
     for key, item in value.items():
-        if not isinstance(key, str) or not key_re.match(key):
+        if not isinstance(key, str) or not key_re.fullmatch(key):
             raise SpecError(field, key, "is not a valid key")
         if isinstance(item, (dict, list)) or item is None:
             raise SpecError("%s.%s" % (field, key), item, "must be a plain value")
         if isinstance(item, bool):
             item = "true" if item else "false"
-        out[key] = str(item)
+        out[key] = check_text("%s.%s" % (field, key), str(item))
     return out
+
+
+def _check_name(name):
+    # type: (Any) -> str
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.endswith(REPLACED_SUFFIX):
+        raise SpecError("name", name, "is not a valid tenant name (letters, digits, '_', '.', '-'; "
+                        "starts with a letter or digit; 2 to 63 characters)")
+    return name
+
+
+def _check_lock(params):
+    # type: (Dict[str, Any]) -> Tuple[str, float]
+    path = check_path("lock_path", params.get("lock_path") or "/run/lock/gpulab-tenant.lock")
+    timeout = params.get("lock_timeout")
+    timeout = 300 if timeout is None else timeout
+    _check_count("lock_timeout", timeout, MAX_LOCK_TIMEOUT)
+    return path, timeout
+
+
+def _check_removal(params, spec):
+    # type: (Dict[str, Any], Dict[str, Any]) -> None
+    if params.get("archive_to") is not None:
+        spec["archive_to"] = check_path("archive_to", params["archive_to"])
+        if not spec["purge"]:
+            raise SpecError("archive_to", params["archive_to"], "only applies with purge: true")
+        if spec["archive_to"] == spec["data_base"] or spec["archive_to"].startswith(spec["data_base"] + "/"):
+            raise SpecError("archive_to", params["archive_to"], "lies inside data_base %s; archives must be "
+                            "kept apart from tenant data" % spec["data_base"])
 
 
 def validate_spec(params):
     # type: (Dict[str, Any]) -> TenantSpec
-    """Validate module parameters (as AnsibleModule hands them over) into a TenantSpec."""
-    name = params.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name) or name.endswith(REPLACED_SUFFIX):
-        raise SpecError("name", name, "is not a valid tenant name (letters, digits, '_', '.', '-'; "
-                        "starts with a letter or digit; at most 63 characters)")
+    """Validate module parameters (as AnsibleModule hands them over) into a TenantSpec.
+
+    Syntax only: what needs the host (symlinks, other tenants, Docker) is checked by tenant_apply,
+    still before anything changes."""
+    name = _check_name(params.get("name"))
     state = params.get("state") or "present"
-    data_dir = _check_path("data_root", params.get("data_root") or "%s/%s" % (DEFAULT_DATA_BASE, name))
-    spec = {"name": name, "state": state, "data_dir": data_dir,
-            "data_dir_given": params.get("data_root") is not None,
+    base = check_path("data_base", params.get("data_base") or DEFAULT_DATA_BASE)
+    lock_path, lock_timeout = _check_lock(params)
+    spec = {"name": name, "state": state, "data_base": base, "data_dir": base + "/" + name,
+            "lock_path": lock_path, "lock_timeout": lock_timeout,
             "purge": bool(params.get("purge")), "archive_to": None}  # type: Dict[str, Any]
-    if params.get("archive_to") is not None:
-        spec["archive_to"] = _check_path("archive_to", params["archive_to"])
-        if not spec["purge"]:
-            raise SpecError("archive_to", params["archive_to"], "only applies with purge: true")
+    _check_removal(params, spec)
+    if params.get("docker_host") is not None:
+        check_text("docker_host", params["docker_host"])
     if state == "absent":
         return TenantSpec(**spec)
 
     image = params.get("image")
-    if not isinstance(image, str) or not image.strip() or any(ch.isspace() for ch in image):
+    if not isinstance(image, str) or not IMAGE_RE.fullmatch(image):
         raise SpecError("image", image, "is not an image reference (e.g. gpulab/cuda12.4-ubuntu22.04:latest)")
     spec["image"] = image
     spec["gpus"] = _check_count("gpus", params.get("gpus", 0) if params.get("gpus") is not None else 0)
@@ -204,6 +298,8 @@ def validate_spec(params):
         raise SpecError("memory", params.get("memory"), exc.reason)
     if memory < MIN_MEMORY:
         raise SpecError("memory", params.get("memory"), "is below Docker's minimum of 6M")
+    if memory >= 2 ** 63:
+        raise SpecError("memory", params.get("memory"), "is beyond what Docker can record")
     spec["memory"] = memory
     if params.get("disk") not in (None, ""):
         try:
@@ -212,26 +308,29 @@ def validate_spec(params):
             raise SpecError("disk", params["disk"], exc.reason)
         if disk <= 0:
             raise SpecError("disk", params["disk"], "must be more than 0 (leave it out for no limit)")
+        if disk >= 2 ** 63:
+            raise SpecError("disk", params["disk"], "is beyond what a filesystem can hold")
         spec["disk"] = disk
     spec["disk_enforcement"] = params.get("disk_enforcement", True) is not False
     keys = params.get("ssh_public_keys") or []
     if not isinstance(keys, list) or not keys:
-        raise SpecError("ssh_public_keys", params.get("ssh_public_keys"),
+        raise SpecError("ssh_public_keys", "<%d given>" % len(keys) if isinstance(keys, list) else "<not a list>",
                         "must list at least one OpenSSH public key")
-    spec["ssh_keys"] = [parse_ssh_key(k) for k in keys]
+    spec["ssh_keys"] = [parse_ssh_key(k, "ssh_public_keys[%d]" % i) for i, k in enumerate(keys)]
     port = params.get("ssh_port")
     if port is not None:
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise SpecError("ssh_port", port, "is not a TCP port (1-65535)")
         spec["ssh_port"] = port
     spec["ssh_port_range"] = parse_port_range(params.get("ssh_port_range") or DEFAULT_PORT_RANGE)
-    bind = params.get("ssh_bind_address") or "0.0.0.0"
+    bind = check_text("ssh_bind_address", params.get("ssh_bind_address") or "0.0.0.0")
     try:
+        if "%" in bind:
+            raise ValueError(bind)
         spec["ssh_bind_address"] = str(ipaddress.ip_address(bind))
     except ValueError:
         raise SpecError("ssh_bind_address", bind, "is not an IP address")
-    mount = params.get("data_mount") or "/data"
-    spec["data_mount"] = _check_path("data_mount", mount)
+    spec["data_mount"] = _check_data_mount(params.get("data_mount") or "/data")
     policy = params.get("numa_policy") or "strict"
     if policy not in ("strict", "best-effort"):
         raise SpecError("numa_policy", policy, "is not one of strict, best-effort")
@@ -247,11 +346,11 @@ def validate_spec(params):
             raise SpecError("labels", key, "uses the reserved prefix 'gpulab.'")
     spec["labels"] = labels
     pids = params.get("pids_limit", 16384)
-    if isinstance(pids, bool) or not isinstance(pids, int) or pids < 1:
-        raise SpecError("pids_limit", pids, "must be a whole number >= 1")
+    if isinstance(pids, bool) or not isinstance(pids, int) or not 1 <= pids <= MAX_PIDS:
+        raise SpecError("pids_limit", pids, "must be a whole number from 1 to %d" % MAX_PIDS)
     spec["pids_limit"] = pids
     network = params.get("network") or "bridge"
-    if not isinstance(network, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", network) or network in ("none", "host"):
+    if not isinstance(network, str) or not NETWORK_RE.fullmatch(network) or network in ("none", "host"):
         raise SpecError("network", network, "is not a Docker bridge network name (host and none cannot publish SSH)")
     spec["network"] = network
     return TenantSpec(**spec)

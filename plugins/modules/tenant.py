@@ -23,8 +23,10 @@ description:
   - GPUs are given as Docker device requests (driver C(nvidia), GPU UUIDs when the topology has them).
     Tenants without GPUs get C(NVIDIA_VISIBLE_DEVICES=void).
   - Every bad input (unknown size unit, negative count, more GPUs, CPUs or memory than the host has
-    free, a name or port in use, a malformed key) fails before anything changes, naming the field
-    and the value.
+    free, a name or port in use, a malformed key, a data directory outside its confinement) fails
+    before anything changes, naming the field and the value (a refused key is named by its position,
+    never repeated). A run that fails after it began changing the host undoes what it created and
+    says what it undid.
 options:
   name:
     description: Tenant name; also the container name and the host name inside it.
@@ -80,12 +82,16 @@ options:
     description: Host address the SSH port is published on.
     type: str
     default: 0.0.0.0
-  data_root:
+  data_base:
     description:
-      - Host directory holding the tenant's persistent data, mounted at O(data_mount). Kept on re-creation
-        and on removal unless O(purge=true).
-      - Default is C(/var/lib/gpulab/tenants/<name>).
+      - Directory under which every tenant's persistent data lives; this tenant's is C(<data_base>/<name>),
+        mounted at O(data_mount). Kept on re-creation and on removal unless O(purge=true).
+      - Must be an absolute path without symlinks, not a system directory (C(/etc), C(/usr), C(/var/lib/docker),
+        C(/run), C(/proc), C(/sys), C(/dev), C(/boot), C(/root), ...) nor a shared one (C(/), C(/home),
+        C(/raid), C(/tmp), ...). A tenant directory never overlaps another tenant's or a non-tenant container's
+        bind mount. See docs/tenant.md, "What the module refuses, and why".
     type: path
+    default: /var/lib/gpulab/tenants
   data_mount:
     description: Where the data directory appears inside the container.
     type: str
@@ -115,11 +121,16 @@ options:
     type: int
     default: 16384
   purge:
-    description: With O(state=absent), also delete the data directory.
+    description:
+      - With O(state=absent), also delete the data directory recorded in the tenant's own container label
+        (or C(<data_base>/<name>) when it has no container), only inside O(data_base), without following
+        symlinks, and never when another tenant's directory overlaps it.
     type: bool
     default: false
   archive_to:
-    description: With O(purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600).
+    description:
+      - With O(purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600),
+        fsynced before anything is deleted. Must lie outside O(data_base) and every tenant directory.
     type: path
   docker_host:
     description: Docker daemon to talk to. Default is E(DOCKER_HOST), else C(unix:///var/run/docker.sock).
@@ -162,14 +173,15 @@ EXAMPLES = r"""
     disk: 512G
     ssh_public_keys:
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGcd1Z3D0a5o1vJ8xj6mWm4S7GkQn0XoYb2s7HqkQp2K alice@laptop
-    data_root: /raid/tenants/alice
+    data_base: /raid/gpulab/tenants
 
 - name: Take bob's container away, archiving then deleting his data
   gpulab.dgx.tenant:
     name: bob
     state: absent
     purge: true
-    archive_to: /raid/archive
+    data_base: /raid/gpulab/tenants
+    archive_to: /raid/gpulab/archive
 """
 
 RETURN = r"""
@@ -191,7 +203,7 @@ tenant:
     disk_enforced: true
     ssh_port: 2417
     ssh_bind_address: 0.0.0.0
-    data_dir: /raid/tenants/alice
+    data_dir: /raid/gpulab/tenants/alice
     data_mount: /data
     login_user: root
     ssh_key_fingerprints: ["SHA256:..."]
@@ -215,9 +227,11 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import re
 
 try:
     import docker
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import ensure_absent, ensure_present
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import gpu_driver_hint
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import ensure_present
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import docker_refusal
     from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_remove import ensure_absent
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
@@ -237,7 +251,7 @@ ARGUMENT_SPEC = dict(
     ssh_port=dict(type="int"),
     ssh_port_range=dict(type="str", default="2200-2999"),
     ssh_bind_address=dict(type="str", default="0.0.0.0"),
-    data_root=dict(type="path"),
+    data_base=dict(type="path", default="/var/lib/gpulab/tenants"),
     data_mount=dict(type="str", default="/data"),
     numa_policy=dict(type="str", choices=["strict", "best-effort"], default="strict"),
     topology=dict(type="dict"),
@@ -253,22 +267,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        required_if=[("state", "present", ("image", "cpus", "memory", "ssh_public_keys"))],
-        supports_check_mode=True,
-    )
+def run_tenant(module, spec):
+    """Talk to Docker and bring the tenant to its state; every failure becomes a SpecError or RunFailed."""
     params = module.params
-    try:
-        spec = validate_spec(params)
-    except SpecError as exc:
-        module.fail_json(msg=str(exc), field=exc.field, value=exc.value)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
-
     base_url = params["docker_host"] or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    lock = HostLock(params["lock_path"], params["lock_timeout"])
+    lock = HostLock(spec.lock_path, spec.lock_timeout, create=not module.check_mode)
 
     def run(argv):
         module.run_command(argv, check_rc=True)
@@ -280,16 +283,46 @@ def main():
 
     try:
         client = docker.DockerClient(base_url=base_url, version="auto", timeout=120)
+    except (docker.errors.DockerException, ValueError, OSError) as exc:
+        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc)
+    try:
         if spec.state == "present":
-            outcome = ensure_present(client, spec, topology, run, module.check_mode, lock)
-        else:
-            outcome = ensure_absent(client, spec, run, module.check_mode, lock)
+            return ensure_present(client, spec, topology, run, module.check_mode, lock)
+        return ensure_absent(client, spec, run, module.check_mode, lock)
+    except LockTimeout as exc:
+        raise SpecError("lock_timeout", spec.lock_timeout, str(exc))
+    except TopologyError as exc:
+        raise SpecError("topology", "<%s>" % ("given" if params["topology"] is not None else "read from the host"),
+                        str(exc))
+    except docker.errors.DockerException as exc:
+        raise SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
+    except OSError as exc:
+        raise SpecError("name", spec.name, "could not be brought to %s: %s" % (spec.state, exc))
+    finally:
+        client.close()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("state", "present", ("image", "cpus", "memory", "ssh_public_keys"))],
+        supports_check_mode=True,
+    )
+    try:
+        spec = validate_spec(module.params)
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field, value=exc.value)
-    except (LockTimeout, TopologyError) as exc:
-        module.fail_json(msg=str(exc))
-    except docker.errors.DockerException as exc:
-        module.fail_json(msg="Docker: %s%s" % (exc, gpu_driver_hint(str(exc))), exception=traceback.format_exc())
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    try:
+        outcome = run_tenant(module, spec)
+    except (SpecError, RunFailed) as exc:
+        module.fail_json(msg=str(exc), field=exc.field, value=exc.value,
+                         undone=getattr(exc, "undone", []), not_undone=getattr(exc, "not_undone", []))
+    except Exception as exc:  # pylint: disable=broad-except
+        # A defect, not an input problem: still a message naming the tenant, the details in `exception`.
+        module.fail_json(msg="name: %r unexpected error while bringing the tenant to %s: %s: %s"
+                         % (spec.name, spec.state, type(exc).__name__, exc), exception=traceback.format_exc())
     for warning in outcome.warnings:
         module.warn(warning)
     module.exit_json(changed=outcome.changed, tenant=outcome.tenant, actions=outcome.actions,

@@ -2,7 +2,8 @@
 
 dockerd registers its `nvidia` device driver only when `nvidia-container-runtime-hook` is on its
 PATH at start-up. The fixture here starts a dockerd of its own (own socket, data root, exec root,
-pid file; no default bridge, no iptables changes) with a directory on PATH that holds a TEST
+pid file, and its own network namespace, so that its bridge and addresses never touch the host's
+network or the host daemon's docker0; no iptables changes) with a directory on PATH that holds a TEST
 DOUBLE of that hook: a script that saves its arguments and stdin (the OCI state) and exits 0.
 Nothing here touches a GPU; the double only lets Docker's GPU path run end to end:
 `--gpus`/DeviceRequests -> NVIDIA_VISIBLE_DEVICES in the container's process environment and a
@@ -51,6 +52,9 @@ class GpuDockerd(object):
         self.log_path = os.path.join(self.root, "dockerd.log")
         self.ready_timeout = ready_timeout
         self.process = None
+        # Its own network namespace (entered with nsenter, which, unlike `ip netns exec`, leaves the
+        # cgroup mounts under /sys in view): its default bridge lives there, not beside the host's.
+        self.netns = "gpulab-test-%d-%s" % (os.getpid(), os.path.basename(self.root).split(".")[-1])
 
     @property
     def cli(self):
@@ -66,12 +70,15 @@ class GpuDockerd(object):
         env = dict(os.environ, PATH=self.bin_dir + os.pathsep + os.environ.get("PATH", ""))
         env.pop("DOCKER_HOST", None)
         log = open(self.log_path, "w")
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
         self.process = subprocess.Popen(
-            ["dockerd", "-H", self.host,
+            ["nsenter", "--net=/run/netns/" + self.netns,
+             "dockerd", "-H", self.host,
              "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"),
              "--pidfile", self.pidfile,
-             "--bridge", "none", "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+             "--iptables=false", "--ip-masq=false", "--ip-forward=false",
              "--userland-proxy=false"],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         log.close()
@@ -128,6 +135,7 @@ class GpuDockerd(object):
 
     def stop(self):
         if self.process is None:
+            subprocess.run(["ip", "netns", "delete", self.netns], stderr=subprocess.DEVNULL, check=False)
             return
         subprocess.run(self.cli + ["rm", "-f"] + self._containers(), stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
@@ -138,6 +146,7 @@ class GpuDockerd(object):
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.process = None
+        subprocess.run(["ip", "netns", "delete", self.netns], check=False)
         # Data root holds overlay mounts only while running; it is safe to remove now.
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -149,8 +158,8 @@ class GpuDockerd(object):
 @pytest.fixture(scope="session")
 def gpu_dockerd():
     """A dockerd whose PATH holds a TEST DOUBLE of nvidia-container-runtime-hook (see module doc)."""
-    if shutil.which("dockerd") is None:
-        pytest.skip("dockerd is not installed")
+    if any(shutil.which(tool) is None for tool in ("dockerd", "ip", "nsenter")):
+        pytest.skip("dockerd, ip (iproute2) or nsenter (util-linux) is not installed")
     daemon = GpuDockerd()
     try:
         daemon.start()

@@ -34,7 +34,8 @@ def tenant_network(docker_client):
 
 @pytest.fixture
 def tenant_host(docker_client, tenant_images_built, tenant_network, ssh_key, tmp_path):
-    """Per-test lock file and data directories; the test's containers are removed afterwards."""
+    """Per-test lock file and data base (<tmp>/tenants); the test's containers are removed afterwards.
+    A tenant's data directory is data_dir(args)."""
     data_base = tmp_path / "tenants"
 
     def args(name, **over):
@@ -46,7 +47,7 @@ def tenant_host(docker_client, tenant_images_built, tenant_network, ssh_key, tmp
             "ssh_public_keys": [ssh_key["public"]],
             "ssh_bind_address": "127.0.0.1",
             "network": tenant_network,
-            "data_root": str(data_base / name),
+            "data_base": str(data_base),
             "lock_path": str(tmp_path / "tenant.lock"),
             "topology": cpu_topology(),
         }

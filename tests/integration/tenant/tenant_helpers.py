@@ -38,6 +38,11 @@ def gpu_topology(count=8):
             "numa_nodes": {"0": {"cpus": list(HOST_CPUS), "distance": {"0": 10}}}}
 
 
+def data_dir(args):
+    """Where the tenant module keeps this tenant's data: <data_base>/<name>."""
+    return os.path.join(args["data_base"], args["name"])
+
+
 def run_module(args, check=False, diff=True):
     """Run the tenant module in this process, as Ansible would; return its JSON result."""
     from ansible.module_utils.testing import patch_module_args

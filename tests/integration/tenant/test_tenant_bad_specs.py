@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from localnet import free_port
-from tenant_helpers import IMAGE_V1, PREFIX, run_module
+from tenant_helpers import IMAGE_V1, PREFIX, data_dir, run_module
 
 pytestmark = [pytest.mark.docker]
 
@@ -53,8 +53,8 @@ BAD = [
     ("image-missing", {"image": "gpulab-test-tenant/no-such-image:never"},
      ["image", "gpulab-test-tenant/no-such-image:never", "not on this host"]),
     ("image-space", {"image": "bad image"}, ["image", "bad image"]),
-    ("data-root-relative", {"data_root": "relative/dir"}, ["data_root", "relative/dir"]),
-    ("data-root-dotdot", {"data_root": "/srv/../etc"}, ["data_root", "/srv/../etc"]),
+    ("data-base-relative", {"data_base": "relative/dir"}, ["data_base", "relative/dir"]),
+    ("data-base-dotdot", {"data_base": "/srv/../etc"}, ["data_base", "/srv/../etc"]),
     ("numa-policy", {"numa_policy": "loose"}, ["numa_policy", "loose"]),
     ("pids-zero", {"pids_limit": 0}, ["pids_limit", "0"]),
     ("network-host", {"network": "host"}, ["network", "host"]),
@@ -109,4 +109,4 @@ def test_bad_spec_rejected_before_anything_changes(docker_client, tenant_host, t
     for text in expected:
         assert text in result["msg"], (text, result["msg"])
     assert ours(docker_client) == names_before
-    assert not os.path.exists(tenant_host("bad")["data_root"])
+    assert not os.path.exists(data_dir(tenant_host("bad")))

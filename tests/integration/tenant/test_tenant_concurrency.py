@@ -31,7 +31,7 @@ def test_eight_gpu_tenants_at_once(gpu_host, ssh_key, tmp_path):
     arg_list = [{
         "name": name, "image": "gpulab-test-tenant/sshd:v1", "gpus": 1, "cpus": 0, "memory": "32M",
         "ssh_public_keys": [ssh_key["public"]], "ssh_bind_address": "127.0.0.1", "network": "gpulab-test-tenant-net",
-        "data_root": str(tmp_path / name), "lock_path": str(tmp_path / "lock"), "topology": topology,
+        "data_base": str(tmp_path / "tenants"), "lock_path": str(tmp_path / "lock"), "topology": topology,
         "docker_host": gpu_host.host,
     } for name in names]
     try:
@@ -48,7 +48,7 @@ def test_eight_gpu_tenants_at_once(gpu_host, ssh_key, tmp_path):
         assert sorted(gpus) == sorted(g["uuid"] for g in topology["gpus"])
         assert len(set(ports)) == 8
         # A ninth finds no GPU left, and says so.
-        ninth = run_all([dict(arg_list[0], name=PREFIX + "gpu-par-9", data_root=str(tmp_path / "ninth"))])[0]
+        ninth = run_all([dict(arg_list[0], name=PREFIX + "gpu-par-9")])[0]
         assert ninth.get("failed") and "gpus" in ninth["msg"] and "0 free" in ninth["msg"], ninth
     finally:
         for name in names:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tenant_helpers import IMAGE_V2, PREFIX, cpu_topology, run_module, warnings_of
+from tenant_helpers import IMAGE_V2, PREFIX, cpu_topology, data_dir, run_module, warnings_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -57,7 +57,7 @@ def test_lifecycle(docker_client, tenant_host):
     assert not host.get("DeviceRequests")
     first_id = attrs["Id"]
     started = attrs["State"]["StartedAt"]
-    data_file = os.path.join(args["data_root"], "keep.txt")
+    data_file = os.path.join(data_dir(args), "keep.txt")
     with open(data_file, "w") as handle:
         handle.write("tenant data\n")
 
@@ -104,7 +104,7 @@ def test_lifecycle(docker_client, tenant_host):
     assert docker_client.containers.get(name).status == "running"
 
     # remove, then remove again; the data directory stays
-    absent = {"name": name, "state": "absent", "lock_path": args["lock_path"], "data_root": args["data_root"]}
+    absent = {"name": name, "state": "absent", "lock_path": args["lock_path"], "data_base": args["data_base"]}
     check, real = both(absent, docker_client, name)
     assert real["actions"] == ["remove"]
     assert not exists(docker_client, name)
@@ -113,11 +113,11 @@ def test_lifecycle(docker_client, tenant_host):
     assert real["changed"] is False
 
     # purge with an archive
-    archive_dir = os.path.join(os.path.dirname(args["data_root"]), "archive")
+    archive_dir = os.path.join(os.path.dirname(args["data_base"]), "archive")
     purge = dict(absent, purge=True, archive_to=archive_dir)
     check, real = both(purge, docker_client, name)
     assert real["actions"] == ["archive", "purge"]
-    assert not os.path.exists(args["data_root"])
+    assert not os.path.exists(data_dir(args))
     archive = real["tenant"]["archive"]
     assert stat.S_IMODE(os.stat(archive).st_mode) == 0o600
     listing = subprocess.run(["tar", "-tzf", archive], stdout=subprocess.PIPE, universal_newlines=True, check=True)
