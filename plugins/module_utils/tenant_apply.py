@@ -113,15 +113,20 @@ def _recover_leftover(client, ledger, name, check_mode, outcome):
     parked = ledger.leftovers.get(name)
     if parked is None:
         return ledger
-    outcome.act("remove-parked" if name in ledger.tenants else "restore-parked")
-    if check_mode:
-        return ledger
-    container = client.containers.get(parked.id)
-    if name in ledger.tenants:
-        container.remove(force=True)
-    else:
-        container.rename(name)
-    return read_ledger(client)
+    restore = name not in ledger.tenants
+    outcome.act("restore-parked" if restore else "remove-parked")
+    if not check_mode:
+        container = client.containers.get(parked.id)
+        if restore:
+            container.rename(name)
+        else:
+            container.remove(force=True)
+    # The ledger as it is now (or would be, in check mode).
+    del ledger.leftovers[name]
+    if restore:
+        parked.container_name = name
+        ledger.tenants[name] = parked
+    return ledger
 
 
 def _check_data_dir(spec, ledger, current):
@@ -216,8 +221,7 @@ def _recreate(client, current, desired, undo):
     old.rename(current.container_name + REPLACED_SUFFIX)
     undo.add("put the previous container back as %s" % current.container_name,
              lambda: old.rename(current.container_name))
-    new = create_and_start(client, desired)
-    undo.add("removed the new container %s" % new.id[:12], lambda: new.remove(force=True))
+    new = create_and_start(client, desired, undo)
     return new, old
 
 
@@ -234,9 +238,7 @@ def _apply_present(client, spec, plan, run_command, outcome, undo):
         _set_quota(plan, spec, run_command, undo)
     old = None
     if "create" in outcome.actions:
-        new = create_and_start(client, desired)
-        undo.add("removed container %s" % new.id[:12], lambda: new.remove(force=True))
-        container_id = new.id
+        container_id = create_and_start(client, desired, undo).id
     elif "recreate" in outcome.actions:
         new, old = _recreate(client, current, desired, undo)
         container_id = new.id

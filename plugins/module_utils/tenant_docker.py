@@ -193,14 +193,12 @@ def docker_refusal(exc):
     return message + gpu_driver_hint(message)
 
 
-def create_and_start(client, desired):
-    # type: (Any, Desired) -> Any
+def create_and_start(client, desired, undo):
+    # type: (Any, Desired, Any) -> Any
+    """Create and start the container; its removal goes on the run's undo journal first."""
     container = client.containers.create(**desired.create_kwargs())
-    try:
-        container.start()
-    except Exception:
-        container.remove(force=True)
-        raise
+    undo.add("removed container %s (%s)" % (desired.name, container.id[:12]), lambda: container.remove(force=True))
+    container.start()
     return container
 
 

@@ -164,7 +164,7 @@ def parse_ssh_key(text, field="ssh_public_keys"):
 
 def parse_port_range(text, field="ssh_port_range"):
     # type: (Any, str) -> Tuple[int, int]
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*-\s*([0-9]{1,5})\s*", str(text))
+    match = re.fullmatch(r" *([0-9]{1,5}) *- *([0-9]{1,5}) *", str(text))
     if not match:
         raise SpecError(field, text, "is not a port range like 2200-2999")
     low, high = int(match.group(1)), int(match.group(2))

@@ -247,7 +247,8 @@ ARGUMENT_SPEC = dict(
     memory=dict(type="str"),
     disk=dict(type="str"),
     disk_enforcement=dict(type="bool", default=True),
-    ssh_public_keys=dict(type="list", elements="str", no_log=False),
+    # no_log: a private key pasted here by mistake must not reach Ansible's output or logs.
+    ssh_public_keys=dict(type="list", elements="str", no_log=True),
     ssh_port=dict(type="int"),
     ssh_port_range=dict(type="str", default="2200-2999"),
     ssh_bind_address=dict(type="str", default="0.0.0.0"),
