@@ -10,19 +10,6 @@ ready() {
   docker info >/dev/null 2>&1 && ip link show docker0 >/dev/null 2>&1
 }
 
-# The default bridge has been seen to vanish from a running daemon on these machines (containers
-# then fail with "could not find bridge docker0"). dockerd only creates it at start, so recreate
-# it with the address of the daemon's own `bridge` network instead of restarting the daemon.
-repair_bridge() {
-  local subnet gateway
-  subnet="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')"
-  gateway="$(python3 -c 'import ipaddress,sys; n=ipaddress.ip_network(sys.argv[1]); print("%s/%d" % (next(n.hosts()), n.prefixlen))' "$subnet")"
-  echo "dockerd: the docker0 bridge is missing; recreating it as $gateway" >&2
-  ip link add docker0 type bridge
-  ip addr add "$gateway" dev docker0
-  ip link set docker0 up
-}
-
 case "${1:-start}" in
   check)
     ready
@@ -33,7 +20,11 @@ case "${1:-start}" in
       exit 0
     fi
     if docker info >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
-      repair_bridge
+      # It vanished once: a test dockerd started with --bridge none deletes the host's docker0.
+      # The GPU test dockerd now runs in its own network namespace; nothing here re-creates it.
+      echo "dockerd: answers, but its docker0 bridge is missing (did something start a second dockerd" \
+           "with --bridge none in this network namespace?); restart dockerd" >&2
+      exit 1
     fi
     if ! docker info >/dev/null 2>&1; then
       if pgrep -x dockerd >/dev/null; then

@@ -202,7 +202,7 @@ def test_failed_recreation_puts_the_tenant_back(docker_client, tenant_host, tmp_
     container.reload()
     assert container.name == args["name"] and container.status == "running"
     assert open(os.path.join(data_dir(args), "keep")).read() == "data\n"
-    assert sorted(n for n, _ in ours(docker_client)) == [args["name"]]
+    assert sorted(n for n, _id in ours(docker_client)) == [args["name"]]
     assert run_module(args)["changed"] is False
 
 
@@ -223,7 +223,7 @@ def test_finishing_an_interrupted_recreation_is_a_change(docker_client, tenant_h
                                     network_mode="none", labels=attrs["Config"]["Labels"])
     real = run_module(args)
     assert real["changed"] and real["actions"] == ["remove-parked"], real
-    assert sorted(n for n, _ in ours(docker_client)) == [args["name"]]
+    assert sorted(n for n, _id in ours(docker_client)) == [args["name"]]
 
 
 def test_check_mode_creates_no_lock_file(docker_client, tenant_host, tmp_path):

@@ -2,8 +2,6 @@
 clean-up after a failed run, and the undo journal (quota projects included, with a recording
 stand-in for xfs_quota: this host has no xfs with pquota)."""
 
-import os
-
 import pytest
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import _set_quota
