@@ -23,6 +23,9 @@ description:
   - With O(topo_matrix) it reads the text of C(nvidia-smi topo -m) instead (any real variant -
     tabs or spaces, NIC columns, N/A, legacy SOC), for planning offline. O(lscpu) and
     O(numactl) add full NUMA CPU lists, siblings and distances.
+  - A matrix taken inside a restricted cpuset (a container, Slurm job or systemd slice) shows
+    an empty or narrowed CPU Affinity; each GPU is then put on the node its NUMA Affinity names,
+    with the node's CPUs from O(lscpu)/O(numactl) when given, and the module warns.
   - Read-only; never changes the host.
 author:
   - gpulab.dgx maintainers (@gpulab)
@@ -120,6 +123,14 @@ topology:
       elements: int
       returned: when the host was read
       sample: [0, 1, 2, 3]
+    warnings:
+      description:
+        - What the text reader doubts, also given as task warnings. A matrix taken inside a
+          restricted cpuset (empty or narrowed CPU Affinity) is read by its NUMA Affinity column.
+      type: list
+      elements: str
+      returned: when O(topo_matrix) shows something to warn about
+      sample: ["nvidia-smi topo -m was taken inside a restricted cpuset: GPU 2-7 CPU Affinity empty; ..."]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -148,6 +159,8 @@ def main():
             topology = read_host_topology()
     except TopologyError as exc:
         module.fail_json(msg=str(exc))
+    for warning in topology.get("warnings", []):
+        module.warn(warning)
     module.exit_json(changed=False, topology=topology)
 
 

@@ -22,6 +22,8 @@ description:
     remaining free GPUs best grouped, and the lowest indices. Deterministic.
   - CPUs come from the chosen GPUs' NUMA nodes. With no GPUs they come from the one NUMA node with
     the most free whole cores.
+  - Warnings the topology carries (RV(gpulab.dgx.gpu_info#module:topology.warnings), e.g. a
+    matrix taken inside a restricted cpuset) are repeated as task warnings.
   - Read-only; it computes an answer and changes nothing.
 author:
   - gpulab.dgx maintainers (@gpulab)
@@ -175,6 +177,8 @@ def main():
                           numa_policy=params["numa_policy"])
     except PlacementError as exc:
         module.fail_json(msg=str(exc))
+    for warning in params["topology"].get("warnings") or []:
+        module.warn(warning)
     module.exit_json(changed=False, placement=placement)
 
 
