@@ -12,6 +12,7 @@ Shape (see DESIGN.md)::
     siblings: [[int, int], ...]                               (hyperthreads of one core)
     cpus_allowed: [int]                                       (optional: CPUs this process may use)
     warnings: [str]                                           (optional: doubts of the text reader)
+    source: "nvml"|"nvidia-smi"|None                          (optional: the GPU reader of a host read)
 
 Fields a source cannot know (a UUID in `nvidia-smi topo -m` text) are None. A GPU whose NUMA
 node is unknown has numa_node -1.
@@ -172,6 +173,10 @@ def check_topology(topology):
         result["cpus_allowed"] = _int_list(topology["cpus_allowed"], "cpus_allowed")
     if topology.get("warnings") is not None:
         result["warnings"] = _str_list(topology["warnings"], "topology warnings")
+    if "source" in topology:
+        if topology["source"] is not None and not isinstance(topology["source"], str):
+            raise TopologyError("topology source must be a string, got %r" % (topology["source"],))
+        result["source"] = topology["source"]
     return result
 
 

@@ -129,11 +129,10 @@ ansible_facts:
               mig_mode: false
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import (
     NvidiaSmiError,
+    nvidia_smi_runner,
     read_nvidia_smi,
     read_nvml,
     unavailable,
@@ -148,19 +147,8 @@ except ImportError:
 
 
 def _nvidia_smi_facts(module):
-    path = module.params['nvidia_smi_path']
-    if os.path.sep in path:
-        executable = path if os.access(path, os.X_OK) else None
-    else:
-        executable = module.get_bin_path(path, opt_dirs=['/usr/bin'])
-    if not executable:
-        return unavailable('nvidia_smi_missing', 'nvidia-smi was not found on the host (%s)' % path, 'nvidia-smi')
-
-    def run(args):
-        return module.run_command([executable] + list(args), environ_update={'LC_ALL': 'C'})
-
     try:
-        return read_nvidia_smi(run)
+        return read_nvidia_smi(nvidia_smi_runner(module, module.params['nvidia_smi_path']))
     except NvidiaSmiError as exc:
         return unavailable(exc.reason, exc.message, 'nvidia-smi')
 

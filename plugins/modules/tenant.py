@@ -104,7 +104,8 @@ options:
   topology:
     description:
       - Host topology as gpulab.dgx.gpu_info returns it (C(gpus), C(numa_nodes), C(links), C(siblings)).
-        Default is to read the host (NVML and sysfs).
+        Default is to read the host (GPUs through NVML, else nvidia-smi; CPUs and NUMA nodes from sysfs).
+        A host with NVIDIA GPUs or a loaded driver that neither can read fails naming both causes.
     type: dict
   env:
     description: Extra environment for the container. C(NVIDIA_VISIBLE_DEVICES) and C(GPULAB_*) are reserved.
@@ -145,7 +146,7 @@ options:
     default: 300
 requirements:
   - docker (Docker SDK for Python) >= 5.0 on the GPU host
-  - nvidia-ml-py on the GPU host when O(topology) is not given and the host has GPUs
+  - On a GPU host when O(topology) is not given, the driver's nvidia-smi or nvidia-ml-py (pynvml)
 attributes:
   check_mode:
     support: full
@@ -221,6 +222,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, validate_spec
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
@@ -280,7 +282,7 @@ def run_tenant(module, spec):
     def topology():
         if params["topology"] is not None:
             return params["topology"]
-        return read_host_topology(require_gpus=False)
+        return read_host_topology(require_gpus=False, run=nvidia_smi_runner(module))
 
     try:
         client = docker.DockerClient(base_url=base_url, version="auto", timeout=120)
