@@ -309,7 +309,7 @@ def ensure_present(client, spec, topology_source, run_command, check_mode, lock)
     outcome.tenant = dict(desired.summary(), name=spec.name, container_id=container_id,
                           gpu_indices=alloc.gpu_indices, numa_local=alloc.numa_local,
                           placed=alloc.placed, login_user=login_user(image.labels),
-                          memory_bytes=desired.memory, disk_bytes=spec.disk,
+                          memory_bytes=desired.memory, shm_size_bytes=desired.shm_size, disk_bytes=spec.disk,
                           disk_enforced=bool(plan["storage_size"]), data_mount=spec.data_mount,
                           cpu_quota=desired.cpu_quota, cpu_period=desired.cpu_period,
                           ssh_key_fingerprints=[k.fingerprint for k in spec.ssh_keys],

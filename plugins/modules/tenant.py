@@ -18,8 +18,12 @@ description:
     and HostConfig; no side file), places GPUs and CPUs only when the tenant is new or its request
     changed, then creates and starts the container.
   - The same spec again changes nothing. Memory and CPU quota are updated in place; a change of
-    image, GPUs, CPU count, disk, port, keys, environment or labels recreates the container, keeping
-    its GPUs where still valid, its SSH port and its data directory.
+    image, GPUs, CPU count, disk, port, keys, environment, labels, O(shm_size) or O(ulimits) recreates the
+    container, keeping its GPUs where still valid, its SSH port and its data directory. With the default
+    O(shm_size), which follows O(memory), a memory change recreates the container too.
+  - Containers are ready for ML work by default, as NVIDIA runs its framework containers, with a C(/dev/shm)
+    sized from the memory limit (Docker's own is 64 MiB, too small for PyTorch DataLoader workers and
+    NCCL), unlimited locked memory (RDMA and GPUDirect registration) and a 64 MiB stack.
   - GPUs are given as Docker device requests (driver C(nvidia), GPU UUIDs when the topology has them).
     Tenants without GPUs get C(NVIDIA_VISIBLE_DEVICES=void).
   - Every bad input (unknown size unit, negative count, more GPUs, CPUs or memory than the host has
@@ -121,6 +125,28 @@ options:
     description: Most processes the container may run.
     type: int
     default: 16384
+  shm_size:
+    description:
+      - Size of the container's C(/dev/shm) (C(--shm-size)), written like O(memory), e.g. C(1G), C(512M).
+      - Default is computed from O(memory) as max(memory / 4, min(1 GiB, memory / 2)), in whole MiB
+        (C(32M) for C(64M), C(1G) for C(2G), C(32G) for C(128G)).
+      - Files in C(/dev/shm) count against the container's memory limit, so a size above O(memory) is refused.
+      - C(/dev/shm) cannot change on a live container; a new size (the default's too, when O(memory) changes)
+        recreates the container.
+    type: str
+  ulimits:
+    description:
+      - Resource limits of the container's processes (C(--ulimit)), as a mapping of limit name to a whole
+        number (soft and hard limit alike) or a C(soft:hard) string; V(-1) is unlimited. C(memlock), C(stack),
+        C(rss), C(data), C(fsize) and C(core) are in bytes, C(cpu) and C(rttime) in seconds and microseconds.
+      - Names are Docker's C(core), C(cpu), C(data), C(fsize), C(locks), C(memlock), C(msgqueue), C(nice),
+        C(nofile), C(nproc), C(rss), C(rtprio), C(rttime), C(sigpending), C(stack).
+      - Default is C(memlock) V(-1) (unlimited locked memory, for RDMA and GPUDirect) and C(stack) V(67108864)
+        (64 MiB). A given mapping replaces the defaults it names and keeps the others.
+      - Raising a hard limit above dockerd's own needs C(CAP_SYS_RESOURCE), which a rootless or unprivileged
+        dockerd lacks; there give limits within dockerd's own (often C(memlock) V(8388608)).
+      - A change recreates the container.
+    type: dict
   purge:
     description:
       - With O(state=absent), also delete the data directory recorded in the tenant's own container label
@@ -153,7 +179,7 @@ attributes:
     description: Reports the same C(changed) and actions as a real run and touches nothing.
   diff_mode:
     support: full
-    description: Shows the tenant before and after (image, GPUs, cpuset, memory, disk, port, data directory).
+    description: Shows the tenant before and after (image, GPUs, cpuset, memory, disk, port, data directory, shm size, ulimits).
   idempotent:
     support: full
     description: The same spec again gives C(changed=false) and leaves the container untouched.
@@ -176,6 +202,21 @@ EXAMPLES = r"""
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGcd1Z3D0a5o1vJ8xj6mWm4S7GkQn0XoYb2s7HqkQp2K alice@laptop
     data_base: /raid/gpulab/tenants
 
+- name: Carol with a fixed 16 GiB /dev/shm (memory changes stay in place), more open files, 8 MiB locked memory
+  gpulab.dgx.tenant:
+    name: carol
+    image: gpulab/cuda12.4-cudnn9-ubuntu22.04:latest
+    gpus: 1
+    cpus: 16
+    memory: 64G
+    shm_size: 16G
+    ulimits:
+      nofile: "65536:1048576"
+      memlock: 8388608      # replaces the default -1; stack keeps its default
+    ssh_public_keys:
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH7Wc3oE8l9ZPq7r0qYj3m2Kx1p8Vb6sD4fT5gH2jK9L carol@workstation
+    data_base: /raid/gpulab/tenants
+
 - name: Take bob's container away, archiving then deleting his data
   gpulab.dgx.tenant:
     name: bob
@@ -187,7 +228,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 tenant:
-  description: The tenant as it is now (in check mode, as it would be).
+  description:
+    - The tenant as it is now (in check mode, as it would be).
+    - C(shm_size) is the size of C(/dev/shm) (C(shm_size_bytes) in bytes); C(ulimits) maps each limit name to
+      its C(soft) and C(hard) value (V(-1) is unlimited).
   returned: always
   type: dict
   sample:
@@ -208,6 +252,11 @@ tenant:
     data_mount: /data
     login_user: root
     ssh_key_fingerprints: ["SHA256:..."]
+    shm_size: 32G
+    shm_size_bytes: 34359738368
+    ulimits:
+      memlock: {soft: -1, hard: -1}
+      stack: {soft: 67108864, hard: 67108864}
     spec_hash: 0f3a9c1b2d4e5f60
 actions:
   description: What was done (or would be in check mode) in order, e.g. C(create), C(update), C(recreate), C(start), C(remove), C(archive), C(purge).
@@ -262,6 +311,8 @@ ARGUMENT_SPEC = dict(
     labels=dict(type="dict"),
     network=dict(type="str", default="bridge"),
     pids_limit=dict(type="int", default=16384),
+    shm_size=dict(type="str"),
+    ulimits=dict(type="dict"),
     purge=dict(type="bool", default=False),
     archive_to=dict(type="path"),
     docker_host=dict(type="str"),

@@ -183,10 +183,12 @@ def test_allocation_fails_naming_the_field():
 
 
 def test_desired_hash_ignores_in_place_limits_and_in_place_changes():
-    spec = validate_spec(params(gpus=1, cpus=2))
+    # An explicit shm_size: the default follows memory, and /dev/shm cannot change in place.
+    spec = validate_spec(params(gpus=1, cpus=2, shm_size="1G"))
     alloc = allocate(spec, None, [], topology())
     one = Desired(spec, alloc, 2200, "sha256:x", None, None)
-    two = Desired(validate_spec(params(gpus=1, cpus=2, memory="16G")), alloc, 2200, "sha256:x", None, None)
+    two = Desired(validate_spec(params(gpus=1, cpus=2, memory="16G", shm_size="1G")), alloc, 2200, "sha256:x",
+                  None, None)
     assert one.spec_hash == two.spec_hash
     assert Desired(spec, alloc, 2201, "sha256:x", None, None).spec_hash != one.spec_hash
     assert Desired(spec, alloc, 2200, "sha256:y", None, None).spec_hash != one.spec_hash
