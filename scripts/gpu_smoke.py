@@ -115,7 +115,16 @@ def tenant_check():
     want = desired.gpu_ids[0]
     ok = len(listed) == 1 and (want in listed[0] or listed[0].startswith("GPU %s:" % want))
     report("PASS" if ok else "FAIL", "1-GPU tenant sees exactly its GPU (%s)" % want, " | ".join(listed))
-    report("INFO", "shm bytes, memlock, stack inside the tenant", " | ".join(lines[len(listed):]))
+    shm, memlock, stack = (lines[len(listed):] + ["", "", ""])[:3]
+    want_memlock = desired.ulimits.get("memlock", {}).get("soft")
+    want_stack = desired.ulimits.get("stack", {}).get("soft")
+    seen = (int(shm) if shm.isdigit() else None, memlock, stack)
+    wanted = (desired.shm_size, "unlimited" if want_memlock == -1 else str((want_memlock or 0) // 1024),
+              str((want_stack or 0) // 1024))
+    # tmpfs rounds /dev/shm up to whole pages.
+    ok = seen[0] is not None and 0 <= seen[0] - wanted[0] <= 65536 and seen[1:] == wanted[1:]
+    report("PASS" if ok else "FAIL", "shm, memlock and stack as the tenant module sets them",
+           "seen %s, wanted %s" % (seen, wanted))
 
 
 def main():
