@@ -4,9 +4,9 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import nvidia_smi
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia import smi as nvidia_smi
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
 RESULTS = []
 
@@ -77,9 +77,9 @@ PROBE = "nvidia-smi -L; df -B1 --output=size /dev/shm | tail -1; ulimit -l; ulim
 def tenant_kwargs(image, topology):
     """What the tenant module would create for a 1-GPU, 2-CPU tenant (placement and create
     arguments from its own code), with a probe for a command and no port or data mount."""
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import Desired
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import validate_spec
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import Desired
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import validate_spec
     spec = validate_spec({"name": "gpulab-smoke", "image": image, "gpus": 1, "cpus": 2, "memory": "8G",
                           "ssh_public_keys": [KEY], "data_base": "/var/tmp/gpulab-smoke"})
     alloc = allocate(spec, None, [], topology)

@@ -145,10 +145,10 @@ topology:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import nvidia_smi_runner
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
 
 def main():

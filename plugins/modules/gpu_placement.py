@@ -155,7 +155,7 @@ placement:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
 
 
 def main():

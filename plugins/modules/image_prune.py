@@ -153,7 +153,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.image_prune import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import (
     describe,
     plan_prune,
     summary,

@@ -130,7 +130,7 @@ ansible_facts:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
     NvidiaSmiError,
     nvidia_smi_runner,
     read_nvidia_smi,

@@ -220,7 +220,7 @@ mount_point:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gpulab.dgx.plugins.module_utils.storage_probe import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.storage.probe import (
     Host,
     StorageProbeError,
     inspect,

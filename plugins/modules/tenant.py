@@ -271,18 +271,18 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import nvidia_smi_runner
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, validate_spec
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
     import docker
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import ensure_present
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import docker_refusal
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_remove import ensure_absent
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import ensure_present
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.gpulab.dgx.plugins.module_utils.image_prune import plan_prune
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import plan_prune
 from ansible_collections.gpulab.dgx.plugins.modules import image_prune
 
 MARK = "gpulab.tenant-image"

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import nvidia_smi
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia import smi as nvidia_smi
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 

@@ -7,13 +7,13 @@ the option, never another exception; what validates stays within Docker's and th
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import (
     Desired, docker_refusal, record_summary)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import TenantRecord
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import (
     MAX_RLIMIT, ULIMIT_NAMES, SpecError, default_shm_size, validate_spec)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import field_of
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import field_of
 from ansible_collections.gpulab.dgx.plugins.modules import tenant as tenant_module
 
 MiB = 1024 ** 2

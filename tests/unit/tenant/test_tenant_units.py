@@ -9,16 +9,16 @@ import sys
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import SizeError, format_size, parse_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
     data_quota_support, mount_for, parse_mountinfo, project_id, quota_clear_commands, quota_set_commands,
     storage_opt_support)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import Desired, in_place_changes
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import Ledger, TenantRecord
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import choose_port, preferred_port
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, parse_ssh_key, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import Desired, in_place_changes
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, TenantRecord
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import choose_port, preferred_port
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, parse_ssh_key, validate_spec
 
 GiB = 1024 ** 3
 

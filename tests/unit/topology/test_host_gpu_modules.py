@@ -18,9 +18,9 @@ import struct
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import topology_host
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import Outcome
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology import host as topology_host
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome
 from ansible_collections.gpulab.dgx.plugins.modules import gpu_info, tenant
 
 from .test_host_gpu_readers import (

@@ -14,11 +14,11 @@ import sys
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import NvidiaSmiError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError, check_topology
-from ansible_collections.gpulab.dgx.plugins.module_utils import topology_host
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import NvidiaSmiError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology import host as topology_host
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 from .conftest import fixture_text
 from .test_topology_host import BUS, NvmlTestDouble, fake_sysfs, two_socket, write

@@ -9,9 +9,9 @@ lscpu and matrix, not taken from the parser.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import check_topology
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_lscpu, parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import check_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_lscpu, parse_topology_text
 from ansible_collections.gpulab.dgx.plugins.modules import gpu_info, gpu_placement
 
 from .conftest import a100_lscpu, fixture_text

@@ -16,9 +16,9 @@ __metaclass__ = type
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import published_ports
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import published_ports
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import REPLACED_SUFFIX
 
 LABEL_TENANT = "gpulab.tenant"
 LABEL_GPUS = "gpulab.gpus"

@@ -12,22 +12,22 @@ __metaclass__ = type
 import os
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import format_size, human_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size, human_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
     data_quota_support, project_id, quota_clear_commands, quota_set_commands, read_mounts,
     storage_opt_support)
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset, parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import (
     STOP_TIMEOUT, Desired, create_and_start, docker_refusal, in_place_changes, login_user, record_summary)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
     LABEL_TENANT, Ledger, TenantRecord, read_ledger)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
     check_base, check_no_overlap, check_tenant_dir, make_dirs, remove_tree)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import choose_port
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX, SpecError, TenantSpec
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed, Undo, field_of
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import choose_port
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import REPLACED_SUFFIX, SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo, field_of
 
 RunCommand = Callable[[List[str]], Any]
 

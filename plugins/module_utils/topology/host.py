@@ -21,12 +21,12 @@ import re
 import sys
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
     NvidiaSmiError, read_gpu_list, read_topo_matrix)
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     DEFAULT_LOCAL_DISTANCE, DEFAULT_REMOTE_DISTANCE, TopologyError, new_gpu, pair_key)
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topo_matrix
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topo_matrix
 
 # NVML's nvmlGpuTopologyLevel_t -> the label nvidia-smi prints.
 _PCIE_LEVELS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}

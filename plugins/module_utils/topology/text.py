@@ -20,8 +20,8 @@ __metaclass__ = type
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset, parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     TopologyError, default_distances, new_gpu, normalize_link_label, pair_key)
 
 _GPU_LABEL = re.compile(r"^GPU(\d+)$")

@@ -12,13 +12,13 @@ import hashlib
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import format_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import Allocation
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import Allocation
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
     LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
     LABEL_SPEC_HASH, LABEL_SSH_PORT, LABEL_TENANT, SSH_CONTAINER_PORT, TenantRecord)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import TenantSpec
 
 try:
     from docker.types import DeviceRequest, Ulimit

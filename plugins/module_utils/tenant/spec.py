@@ -19,7 +19,7 @@ import re
 import struct
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import SizeError, format_size, parse_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
 
 # Docker refuses memory limits under 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024

@@ -24,7 +24,7 @@ __metaclass__ = type
 import re
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
 
 LINK_SCORES = {"PIX": 50, "PXB": 40, "PHB": 30, "NODE": 20, "SYS": 10}
 NVLINK_BASE = 100
