@@ -51,16 +51,6 @@ options:
 requirements:
   - On the managed host, without O(topo_matrix) - the NVIDIA driver, with its C(nvidia-smi) or
     the Python package C(nvidia-ml-py).
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
-  idempotent:
-    support: full
-    description: Reads only.
 notes:
   - Without an NVIDIA driver on the host (and no O(topo_matrix)) the module fails and says so.
   - A host that shows NVIDIA GPUs (C(/dev/nvidia*), C(/proc/driver/nvidia/gpus), NVIDIA PCI display
@@ -71,6 +61,8 @@ notes:
   - Fields a source cannot know (UUID, PCI bus id, memory, MIG mode from text) are null.
 seealso:
   - module: gpulab.dgx.gpu_placement
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 """
 
 EXAMPLES = r"""

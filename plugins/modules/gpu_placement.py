@@ -60,18 +60,10 @@ options:
     type: str
     choices: [strict, best-effort]
     default: strict
-attributes:
-  check_mode:
-    support: full
-    description: Computes only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
-  idempotent:
-    support: full
-    description: Same input, same answer.
 seealso:
   - module: gpulab.dgx.gpu_info
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 """
 
 EXAMPLES = r"""

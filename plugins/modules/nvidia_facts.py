@@ -36,21 +36,13 @@ options:
         C(/usr/bin).
     type: str
     default: nvidia-smi
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: The module never changes the host.
 notes:
   - C(nvidia-smi) is run twice, once with C(--query-gpu ... --format=csv,noheader,nounits)
     and once plain for the header that carries the CUDA version.
 seealso:
   - module: gpulab.dgx.gpu_info
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 '''
 
 EXAMPLES = r'''

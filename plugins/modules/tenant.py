@@ -159,9 +159,6 @@ options:
       - With O(purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600),
         fsynced before anything is deleted. Must lie outside O(data_base) and every tenant directory.
     type: path
-  docker_host:
-    description: Docker daemon to talk to. Default is E(DOCKER_HOST), else C(unix:///var/run/docker.sock).
-    type: str
   lock_path:
     description: Lock file every tenant rollout on the host takes while it reads, places and creates.
     type: path
@@ -171,7 +168,6 @@ options:
     type: int
     default: 300
 requirements:
-  - docker (Docker SDK for Python) >= 5.0 on the GPU host
   - On a GPU host when O(topology) is not given, the driver's nvidia-smi or nvidia-ml-py (pynvml)
 attributes:
   check_mode:
@@ -187,6 +183,8 @@ notes:
   - Run it on the GPU host itself (it test-binds the SSH port and reads sysfs).
 seealso:
   - module: community.docker.docker_container
+extends_documentation_fragment:
+  - gpulab.dgx.docker
 """
 
 EXAMPLES = r"""
@@ -266,7 +264,6 @@ actions:
   sample: [update]
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -279,6 +276,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import re
 try:
     import docker
     from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import ensure_present
+    from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
     from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
     from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
     from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
@@ -324,7 +322,7 @@ ARGUMENT_SPEC = dict(
 def run_tenant(module, spec):
     """Talk to Docker and bring the tenant to its state; every failure becomes a SpecError or RunFailed."""
     params = module.params
-    base_url = params["docker_host"] or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    base_url = resolve_host(params["docker_host"])
     lock = HostLock(spec.lock_path, spec.lock_timeout, create=not module.check_mode)
 
     def run(argv):
@@ -336,9 +334,9 @@ def run_tenant(module, spec):
         return read_host_topology(require_gpus=False, run=nvidia_smi_runner(module))
 
     try:
-        client = docker.DockerClient(base_url=base_url, version="auto", timeout=120)
-    except (docker.errors.DockerException, ValueError, OSError) as exc:
-        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc)
+        client = connect(base_url, timeout=120)
+    except DockerUnreachable as exc:
+        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
     try:
         if spec.state == "present":
             return ensure_present(client, spec, topology, run, module.check_mode, lock)

@@ -144,6 +144,9 @@ class FakeEngine(object):
 
 def run(monkeypatch, capsys, engine, args, check_mode=False, diff=False):
     monkeypatch.setattr(image_prune, "docker", type("DockerDouble", (), {"APIClient": engine}))
+    # The module reaches Docker through the collection's one client factory: hand it the double.
+    monkeypatch.setattr(image_prune, "connect",
+                        lambda base_url, timeout, low_level: engine(base_url=base_url, timeout=timeout))
     args = dict(args)
     if check_mode:
         args["_ansible_check_mode"] = True
