@@ -35,10 +35,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import placement as placement_mod  # noqa: E402
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place  # noqa: E402
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import link_score, pair_key  # noqa: E402
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text  # noqa: E402
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology import placement as placement_mod  # noqa: E402
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place  # noqa: E402
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import link_score, pair_key  # noqa: E402
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text  # noqa: E402
 
 FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures", "topologies")
 

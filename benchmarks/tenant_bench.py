@@ -26,6 +26,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "tenant"))
 import tenant_images  # noqa: E402  (builds the test image: debian12 + the tenant entrypoint)
 
 PREFIX = "gpulab-bench-tenant-"
+# tenant.yml's default memlock is -1 (unlimited); this CI host's dockerd lacks CAP_SYS_RESOURCE and
+# cannot raise it above its own 8 MiB ("error setting rlimit type 8: operation not permitted"), so
+# both sides set 8 MiB. The 32M tenants get the default /dev/shm of 16M on both sides too.
+MEMLOCK = 8388608
 NETWORK = "gpulab-bench-tenant-net"
 IMAGE = tenant_images.IMAGE + ":v1"
 
@@ -42,6 +46,8 @@ MINIMAL = """---
         memory: "{{ item.0.memory }}"
         memory_swap: "{{ item.0.memory }}"
         pids_limit: 16384
+        shm_size: 16M
+        ulimits: ["memlock:%(memlock)d:%(memlock)d", "stack:67108864:67108864"]
         restart_policy: unless-stopped
         networks: [{name: "%(network)s"}]
         networks_cli_compatible: true
@@ -94,7 +100,7 @@ def main():
                PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
     minimal = os.path.join(work, "minimal.yml")
     with open(minimal, "w") as handle:
-        handle.write(MINIMAL % {"network": NETWORK, "data": os.path.join(work, "plain")})
+        handle.write(MINIMAL % {"network": NETWORK, "data": os.path.join(work, "plain"), "memlock": MEMLOCK})
 
     def inventory(count):
         tenants = [{"name": "%s%02d" % (PREFIX, i), "image": IMAGE, "cpus": 0, "memory": "32M",
@@ -105,6 +111,7 @@ def main():
                                  "tenant_topology": {"gpus": [], "links": {}, "siblings": [],
                                                      "numa_nodes": {"0": {"cpus": cpus, "distance": {"0": 10}}}},
                                  "tenant_ssh_bind_address": "127.0.0.1",
+                                 "tenant_ulimits": {"memlock": MEMLOCK},
                                  "tenant_ssh_port_range": "2700-2999",
                                  "tenant_data_base": os.path.join(work, "tenants"),
                                  "tenant_lock_path": os.path.join(work, "lock"),

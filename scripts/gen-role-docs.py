@@ -1,11 +1,10 @@
 #!/usr/bin/env python
-"""Render every roles/*/meta/argument_specs.yml into docs/variables.md and README.md.
+"""Render every roles/*/meta/argument_specs.yml into docs/variables.md.
 
-    scripts/gen-role-docs.py            write docs/variables.md and README.md's "Role variables"
-    scripts/gen-role-docs.py --check    exit 1 (and say which) when either is stale
+    scripts/gen-role-docs.py            write docs/variables.md
+    scripts/gen-role-docs.py --check    exit 1 when it is stale
 
-README.md carries the same tables, one heading level down, between the markers
-<!-- BEGIN ROLE VARIABLES --> and <!-- END ROLE VARIABLES -->.
+The README links the file instead of repeating it.
 
 The output depends only on the argument specs (roles and options sorted by name), so the same
 specs always give the same file; tests/unit/docs/test_variables_doc.py fails when it is stale.
@@ -21,9 +20,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "variables.md"
-README = ROOT / "README.md"
-README_BEGIN = "<!-- BEGIN ROLE VARIABLES -->"
-README_END = "<!-- END ROLE VARIABLES -->"
 
 HEADER = """\
 # Role variables
@@ -144,27 +140,13 @@ def render(root: Path = ROOT) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def readme_with_variables(readme: str, rendered: str) -> str:
-    """README text with the section between the markers replaced by `rendered`, headings one
-    level down and without the generated file's own title."""
-    if README_BEGIN not in readme or README_END not in readme:
-        raise ValueError(f"README.md lacks the markers {README_BEGIN} / {README_END}")
-    body = rendered[len(HEADER):].strip("\n")
-    body = re.sub(r"^(#{2,5}) ", r"#\1 ", body, flags=re.M)
-    head, rest = readme.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
-    return f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="fail when the file is stale instead of writing it")
     parser.add_argument("--output", type=Path, default=OUTPUT)
-    parser.add_argument("--readme", type=Path, default=README)
     args = parser.parse_args(argv)
     text = render()
-    readme_now = args.readme.read_text(encoding="utf-8")
-    wanted = {args.output: text, args.readme: readme_with_variables(readme_now, text)}
+    wanted = {args.output: text}
     if args.check:
         stale = [path for path, content in wanted.items()
                  if (path.read_text(encoding="utf-8") if path.exists() else "") != content]

@@ -109,7 +109,7 @@ backup_file:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gpulab.dgx.plugins.module_utils.daemon_json import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.daemon_json import (
     DaemonJsonError,
     plan,
     write_config,

@@ -13,16 +13,21 @@ module: gpu_info
 short_description: Read the GPU, NVLink and NUMA topology of a host, or of pasted text
 version_added: "0.1.0"
 description:
-  - Without options, reads the managed host through NVML (the C(pynvml) module of the
-    C(nvidia-ml-py) package) and sysfs. GPUs (index, UUID, PCI bus id, name, memory, MIG mode),
-    the link between each pair of GPUs, NUMA nodes with their CPU lists and distances, each
-    GPU's NUMA node, hyperthread siblings, and the CPUs this process may use.
+  - Without options, reads the managed host. GPUs (index, UUID, PCI bus id, name, memory, MIG
+    mode) and the link between each pair of GPUs through NVML (the C(pynvml) module of the
+    C(nvidia-ml-py) package), or, when pynvml is missing or NVML cannot start, through
+    C(nvidia-smi --query-gpu) and C(nvidia-smi topo -m); RV(topology.source) says which. NUMA
+    nodes with their CPU lists and distances, each GPU's NUMA node, hyperthread siblings, and the
+    CPUs this process may use from sysfs.
   - On NVSwitch systems every GPU on the fabric counts as NVLink-linked to every other.
   - On Grace systems (GH200/GB200) a GPU's own NUMA node holds only memory; the GPU is reported
     on the node of the CPUs next to it.
   - With O(topo_matrix) it reads the text of C(nvidia-smi topo -m) instead (any real variant -
     tabs or spaces, NIC columns, N/A, legacy SOC), for planning offline. O(lscpu) and
     O(numactl) add full NUMA CPU lists, siblings and distances.
+  - A matrix taken inside a restricted cpuset (a container, Slurm job or systemd slice) shows
+    an empty or narrowed CPU Affinity; each GPU is then put on the node its NUMA Affinity names,
+    with the node's CPUs from O(lscpu)/O(numactl) when given, and the module warns.
   - Read-only; never changes the host.
 author:
   - gpulab.dgx maintainers (@gpulab)
@@ -44,25 +49,20 @@ options:
         node CPU lists and distances.
     type: str
 requirements:
-  - On the managed host, without O(topo_matrix) - the NVIDIA driver and the Python package
-    C(nvidia-ml-py).
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
-  idempotent:
-    support: full
-    description: Reads only.
+  - On the managed host, without O(topo_matrix) - the NVIDIA driver, with its C(nvidia-smi) or
+    the Python package C(nvidia-ml-py).
 notes:
   - Without an NVIDIA driver on the host (and no O(topo_matrix)) the module fails and says so.
+  - A host that shows NVIDIA GPUs (C(/dev/nvidia*), C(/proc/driver/nvidia/gpus), NVIDIA PCI display
+    devices) or a loaded driver, but that neither NVML nor nvidia-smi can read, fails with both
+    causes (pynvml missing, NVML's error, nvidia-smi's own message).
   - Link labels are those of C(nvidia-smi topo -m) (V(NV#), V(PIX), V(PXB), V(PHB), V(NODE),
     V(SYS)); the legacy V(SOC) is read as V(SYS).
   - Fields a source cannot know (UUID, PCI bus id, memory, MIG mode from text) are null.
 seealso:
   - module: gpulab.dgx.gpu_placement
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 """
 
 EXAMPLES = r"""
@@ -120,13 +120,27 @@ topology:
       elements: int
       returned: when the host was read
       sample: [0, 1, 2, 3]
+    source:
+      description: How the GPUs were read, V(nvml) or V(nvidia-smi).
+      type: str
+      returned: when the host was read
+      sample: nvidia-smi
+    warnings:
+      description:
+        - What the text reader doubts, also given as task warnings. A matrix taken inside a
+          restricted cpuset (empty or narrowed CPU Affinity) is read by its NUMA Affinity column.
+      type: list
+      elements: str
+      returned: when O(topo_matrix) shows something to warn about
+      sample: ["nvidia-smi topo -m was taken inside a restricted cpuset: GPU 2-7 CPU Affinity empty; ..."]
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
 
 def main():
@@ -145,9 +159,11 @@ def main():
         else:
             if params["lscpu"] or params["numactl"]:
                 module.fail_json(msg="lscpu and numactl are read only together with topo_matrix")
-            topology = read_host_topology()
+            topology = read_host_topology(run=nvidia_smi_runner(module))
     except TopologyError as exc:
         module.fail_json(msg=str(exc))
+    for warning in topology.get("warnings", []):
+        module.warn(warning)
     module.exit_json(changed=False, topology=topology)
 
 

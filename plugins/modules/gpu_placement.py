@@ -22,6 +22,8 @@ description:
     remaining free GPUs best grouped, and the lowest indices. Deterministic.
   - CPUs come from the chosen GPUs' NUMA nodes. With no GPUs they come from the one NUMA node with
     the most free whole cores.
+  - Warnings the topology carries (RV(gpulab.dgx.gpu_info#module:topology.warnings), e.g. a
+    matrix taken inside a restricted cpuset) are repeated as task warnings.
   - Read-only; it computes an answer and changes nothing.
 author:
   - gpulab.dgx maintainers (@gpulab)
@@ -58,18 +60,10 @@ options:
     type: str
     choices: [strict, best-effort]
     default: strict
-attributes:
-  check_mode:
-    support: full
-    description: Computes only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
-  idempotent:
-    support: full
-    description: Same input, same answer.
 seealso:
   - module: gpulab.dgx.gpu_info
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 """
 
 EXAMPLES = r"""
@@ -153,7 +147,7 @@ placement:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
 
 
 def main():
@@ -175,6 +169,8 @@ def main():
                           numa_policy=params["numa_policy"])
     except PlacementError as exc:
         module.fail_json(msg=str(exc))
+    for warning in params["topology"].get("warnings") or []:
+        module.warn(warning)
     module.exit_json(changed=False, placement=placement)
 
 

@@ -23,8 +23,6 @@ description:
     its base. Each tag is removed without force; Docker then deletes the image once untagged.
 author:
   - gpulab.dgx maintainers (@gpulab)
-requirements:
-  - docker (the Docker SDK for Python) on the target
 options:
   label:
     description:
@@ -44,10 +42,6 @@ options:
     type: list
     elements: str
     default: []
-  docker_host:
-    description:
-      - The Docker daemon to talk to. Defaults to E(DOCKER_HOST), else the local socket.
-    type: str
   timeout:
     description:
       - Seconds to wait for each Docker API call.
@@ -72,6 +66,8 @@ seealso:
   - name: docker image rm
     description: How Docker removes tags and images.
     link: https://docs.docker.com/reference/cli/docker/image/rm/
+extends_documentation_fragment:
+  - gpulab.dgx.docker
 """
 
 EXAMPLES = r"""
@@ -148,12 +144,12 @@ kept:
       in_use: false
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.image_prune import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import (
     describe,
     plan_prune,
     summary,
@@ -206,14 +202,14 @@ def run_module():
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
 
     labels = dict((k, str(v)) for k, v in module.params["labels"].items())
-    base_url = module.params["docker_host"] or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    base_url = resolve_host(module.params["docker_host"])
     try:
-        client = docker.APIClient(base_url=base_url, timeout=module.params["timeout"])
+        client = connect(base_url, timeout=module.params["timeout"], low_level=True)
         all_images = client.images(all=True)
         top_level = client.images(all=False)
         containers = client.containers(all=True)
         keep = _resolve_keep(client, module.params["keep"])
-    except DockerException as exc:
+    except (DockerException, DockerUnreachable) as exc:
         module.fail_json(msg="cannot read images and containers from %s: %s" % (base_url, exc))
 
     plan = plan_prune(all_images, top_level, containers, module.params["label"], labels, keep)

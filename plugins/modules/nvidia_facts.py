@@ -36,21 +36,13 @@ options:
         C(/usr/bin).
     type: str
     default: nvidia-smi
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same way in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
-  idempotent:
-    support: full
-    description: The module never changes the host.
 notes:
   - C(nvidia-smi) is run twice, once with C(--query-gpu ... --format=csv,noheader,nounits)
     and once plain for the header that carries the CUDA version.
 seealso:
   - module: gpulab.dgx.gpu_info
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 '''
 
 EXAMPLES = r'''
@@ -129,11 +121,10 @@ ansible_facts:
               mig_mode: false
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia_smi import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
     NvidiaSmiError,
+    nvidia_smi_runner,
     read_nvidia_smi,
     read_nvml,
     unavailable,
@@ -148,19 +139,8 @@ except ImportError:
 
 
 def _nvidia_smi_facts(module):
-    path = module.params['nvidia_smi_path']
-    if os.path.sep in path:
-        executable = path if os.access(path, os.X_OK) else None
-    else:
-        executable = module.get_bin_path(path, opt_dirs=['/usr/bin'])
-    if not executable:
-        return unavailable('nvidia_smi_missing', 'nvidia-smi was not found on the host (%s)' % path, 'nvidia-smi')
-
-    def run(args):
-        return module.run_command([executable] + list(args), environ_update={'LC_ALL': 'C'})
-
     try:
-        return read_nvidia_smi(run)
+        return read_nvidia_smi(nvidia_smi_runner(module, module.params['nvidia_smi_path']))
     except NvidiaSmiError as exc:
         return unavailable(exc.reason, exc.message, 'nvidia-smi')
 

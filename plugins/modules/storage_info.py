@@ -55,22 +55,14 @@ options:
 requirements:
   - util-linux (C(blkid), C(lsblk), C(findmnt)) on the managed host; C(mdadm) and C(xfs_info)
     are used when installed.
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is no diff.
-  idempotent:
-    support: full
-    description: Reads only.
 notes:
   - C(blkid -p) exiting 2 (no signature) is a blank device; any other failure of C(blkid) or
     C(lsblk) on a block device fails the module. A missing C(mdadm) or a non-zero exit of
     C(mdadm --detail) means no active array.
   - The descriptions in the C(found) lists of RV(members) and RV(device) are the words of the
     role's refusal messages.
+extends_documentation_fragment:
+  - gpulab.dgx.attributes.read_only
 """
 
 EXAMPLES = r"""
@@ -220,7 +212,7 @@ mount_point:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gpulab.dgx.plugins.module_utils.storage_probe import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.storage.probe import (
     Host,
     StorageProbeError,
     inspect,

@@ -18,8 +18,12 @@ description:
     and HostConfig; no side file), places GPUs and CPUs only when the tenant is new or its request
     changed, then creates and starts the container.
   - The same spec again changes nothing. Memory and CPU quota are updated in place; a change of
-    image, GPUs, CPU count, disk, port, keys, environment or labels recreates the container, keeping
-    its GPUs where still valid, its SSH port and its data directory.
+    image, GPUs, CPU count, disk, port, keys, environment, labels, O(shm_size) or O(ulimits) recreates the
+    container, keeping its GPUs where still valid, its SSH port and its data directory. With the default
+    O(shm_size), which follows O(memory), a memory change recreates the container too.
+  - Containers are ready for ML work by default, as NVIDIA runs its framework containers, with a C(/dev/shm)
+    sized from the memory limit (Docker's own is 64 MiB, too small for PyTorch DataLoader workers and
+    NCCL), unlimited locked memory (RDMA and GPUDirect registration) and a 64 MiB stack.
   - GPUs are given as Docker device requests (driver C(nvidia), GPU UUIDs when the topology has them).
     Tenants without GPUs get C(NVIDIA_VISIBLE_DEVICES=void).
   - Every bad input (unknown size unit, negative count, more GPUs, CPUs or memory than the host has
@@ -104,7 +108,8 @@ options:
   topology:
     description:
       - Host topology as gpulab.dgx.gpu_info returns it (C(gpus), C(numa_nodes), C(links), C(siblings)).
-        Default is to read the host (NVML and sysfs).
+        Default is to read the host (GPUs through NVML, else nvidia-smi; CPUs and NUMA nodes from sysfs).
+        A host with NVIDIA GPUs or a loaded driver that neither can read fails naming both causes.
     type: dict
   env:
     description: Extra environment for the container. C(NVIDIA_VISIBLE_DEVICES) and C(GPULAB_*) are reserved.
@@ -120,6 +125,28 @@ options:
     description: Most processes the container may run.
     type: int
     default: 16384
+  shm_size:
+    description:
+      - Size of the container's C(/dev/shm) (C(--shm-size)), written like O(memory), e.g. C(1G), C(512M).
+      - Default is computed from O(memory) as max(memory / 4, min(1 GiB, memory / 2)), in whole MiB
+        (C(32M) for C(64M), C(1G) for C(2G), C(32G) for C(128G)).
+      - Files in C(/dev/shm) count against the container's memory limit, so a size above O(memory) is refused.
+      - C(/dev/shm) cannot change on a live container; a new size (the default's too, when O(memory) changes)
+        recreates the container.
+    type: str
+  ulimits:
+    description:
+      - Resource limits of the container's processes (C(--ulimit)), as a mapping of limit name to a whole
+        number (soft and hard limit alike) or a C(soft:hard) string; V(-1) is unlimited. C(memlock), C(stack),
+        C(rss), C(data), C(fsize) and C(core) are in bytes, C(cpu) and C(rttime) in seconds and microseconds.
+      - Names are Docker's C(core), C(cpu), C(data), C(fsize), C(locks), C(memlock), C(msgqueue), C(nice),
+        C(nofile), C(nproc), C(rss), C(rtprio), C(rttime), C(sigpending), C(stack).
+      - Default is C(memlock) V(-1) (unlimited locked memory, for RDMA and GPUDirect) and C(stack) V(67108864)
+        (64 MiB). A given mapping replaces the defaults it names and keeps the others.
+      - Raising a hard limit above dockerd's own needs C(CAP_SYS_RESOURCE), which a rootless or unprivileged
+        dockerd lacks; there give limits within dockerd's own (often C(memlock) V(8388608)).
+      - A change recreates the container.
+    type: dict
   purge:
     description:
       - With O(state=absent), also delete the data directory recorded in the tenant's own container label
@@ -132,9 +159,6 @@ options:
       - With O(purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600),
         fsynced before anything is deleted. Must lie outside O(data_base) and every tenant directory.
     type: path
-  docker_host:
-    description: Docker daemon to talk to. Default is E(DOCKER_HOST), else C(unix:///var/run/docker.sock).
-    type: str
   lock_path:
     description: Lock file every tenant rollout on the host takes while it reads, places and creates.
     type: path
@@ -144,15 +168,14 @@ options:
     type: int
     default: 300
 requirements:
-  - docker (Docker SDK for Python) >= 5.0 on the GPU host
-  - nvidia-ml-py on the GPU host when O(topology) is not given and the host has GPUs
+  - On a GPU host when O(topology) is not given, the driver's nvidia-smi or nvidia-ml-py (pynvml)
 attributes:
   check_mode:
     support: full
     description: Reports the same C(changed) and actions as a real run and touches nothing.
   diff_mode:
     support: full
-    description: Shows the tenant before and after (image, GPUs, cpuset, memory, disk, port, data directory).
+    description: Shows the tenant before and after (image, GPUs, cpuset, memory, disk, port, data directory, shm size, ulimits).
   idempotent:
     support: full
     description: The same spec again gives C(changed=false) and leaves the container untouched.
@@ -160,6 +183,8 @@ notes:
   - Run it on the GPU host itself (it test-binds the SSH port and reads sysfs).
 seealso:
   - module: community.docker.docker_container
+extends_documentation_fragment:
+  - gpulab.dgx.docker
 """
 
 EXAMPLES = r"""
@@ -175,6 +200,21 @@ EXAMPLES = r"""
       - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGcd1Z3D0a5o1vJ8xj6mWm4S7GkQn0XoYb2s7HqkQp2K alice@laptop
     data_base: /raid/gpulab/tenants
 
+- name: Carol with a fixed 16 GiB /dev/shm (memory changes stay in place), more open files, 8 MiB locked memory
+  gpulab.dgx.tenant:
+    name: carol
+    image: gpulab/cuda12.4-cudnn9-ubuntu22.04:latest
+    gpus: 1
+    cpus: 16
+    memory: 64G
+    shm_size: 16G
+    ulimits:
+      nofile: "65536:1048576"
+      memlock: 8388608      # replaces the default -1; stack keeps its default
+    ssh_public_keys:
+      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH7Wc3oE8l9ZPq7r0qYj3m2Kx1p8Vb6sD4fT5gH2jK9L carol@workstation
+    data_base: /raid/gpulab/tenants
+
 - name: Take bob's container away, archiving then deleting his data
   gpulab.dgx.tenant:
     name: bob
@@ -186,7 +226,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 tenant:
-  description: The tenant as it is now (in check mode, as it would be).
+  description:
+    - The tenant as it is now (in check mode, as it would be).
+    - C(shm_size) is the size of C(/dev/shm) (C(shm_size_bytes) in bytes); C(ulimits) maps each limit name to
+      its C(soft) and C(hard) value (V(-1) is unlimited).
   returned: always
   type: dict
   sample:
@@ -207,6 +250,11 @@ tenant:
     data_mount: /data
     login_user: root
     ssh_key_fingerprints: ["SHA256:..."]
+    shm_size: 32G
+    shm_size_bytes: 34359738368
+    ulimits:
+      memlock: {soft: -1, hard: -1}
+      stack: {soft: 67108864, hard: 67108864}
     spec_hash: 0f3a9c1b2d4e5f60
 actions:
   description: What was done (or would be in check mode) in order, e.g. C(create), C(update), C(recreate), C(start), C(remove), C(archive), C(purge).
@@ -216,22 +264,23 @@ actions:
   sample: [update]
 """
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, validate_spec
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
     import docker
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import ensure_present
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import docker_refusal
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_remove import ensure_absent
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import ensure_present
+    from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
@@ -260,6 +309,8 @@ ARGUMENT_SPEC = dict(
     labels=dict(type="dict"),
     network=dict(type="str", default="bridge"),
     pids_limit=dict(type="int", default=16384),
+    shm_size=dict(type="str"),
+    ulimits=dict(type="dict"),
     purge=dict(type="bool", default=False),
     archive_to=dict(type="path"),
     docker_host=dict(type="str"),
@@ -271,7 +322,7 @@ ARGUMENT_SPEC = dict(
 def run_tenant(module, spec):
     """Talk to Docker and bring the tenant to its state; every failure becomes a SpecError or RunFailed."""
     params = module.params
-    base_url = params["docker_host"] or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    base_url = resolve_host(params["docker_host"])
     lock = HostLock(spec.lock_path, spec.lock_timeout, create=not module.check_mode)
 
     def run(argv):
@@ -280,12 +331,12 @@ def run_tenant(module, spec):
     def topology():
         if params["topology"] is not None:
             return params["topology"]
-        return read_host_topology(require_gpus=False)
+        return read_host_topology(require_gpus=False, run=nvidia_smi_runner(module))
 
     try:
-        client = docker.DockerClient(base_url=base_url, version="auto", timeout=120)
-    except (docker.errors.DockerException, ValueError, OSError) as exc:
-        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc)
+        client = connect(base_url, timeout=120)
+    except DockerUnreachable as exc:
+        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
     try:
         if spec.state == "present":
             return ensure_present(client, spec, topology, run, module.check_mode, lock)

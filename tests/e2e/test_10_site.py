@@ -1,15 +1,45 @@
-"""Bring-up from scratch: site.yml turns the four blank drives into Docker's storage."""
+"""Day one on DGX OS, as docs/day1.md prints it: move /raid's data off, convert /raid with the
+documented -e flags (ext4 on the kept md1 becomes xfs with pquota, Docker's data moves onto it),
+put the data back; then site.yml again changes nothing."""
 import json
 
+from day1 import block, extra_vars
 from testbed import REPO
+from test_05_dgx_os import CHECKSUMS, DAEMON_JSON
 
 
-def test_site_from_scratch(bed, steps, needs):
-    needs("reachable")
+def test_site_converts_dgx_os_as_day1_says(bed, steps, needs):
+    needs("dgx-os")
     assert (REPO / "playbooks" / "site.yml").is_file(), "playbooks/site.yml is missing"
-    result = bed.playbook("site.yml", name="site-1")
+    for line in block("backup"):
+        bed.ssh(line, sudo=False)
+    convert = block("convert")
+    assert len(convert) == 1 and "gpulab.dgx.site" in convert[0], convert
+    flags = [arg for pair in extra_vars(convert[0]) for arg in ("-e", pair)]
+    assert flags, convert
+    result = bed.playbook("site.yml", *flags, name="site-1")
     assert result.rc == 0, "site.yml failed (log %s):\n%s" % (result.log, result.tail())
+    for line in block("restore"):
+        bed.ssh(line, sudo=False)
     steps.add("site")
+
+
+def test_admin_files_are_back_where_day1_says(bed, needs):
+    needs("site")
+    assert bed.out(CHECKSUMS) == (bed.run / "raid-admin-files.sha256").read_text()
+    assert bed.out("stat -c %h /raid/models/resnet50.pt") == "2"  # the hard link survived as one
+    assert bed.out("readlink /raid/home/alice/model.pt") == "../../models/resnet50.pt"
+    assert bed.out("stat -c %u:%g '/raid/home/alice/my notes/week 12.txt'") == "1000:1000"
+
+
+def test_daemon_json_kept_the_admins_keys(bed, needs):
+    needs("site")
+    daemon = json.loads(bed.out("cat /etc/docker/daemon.json"))
+    assert daemon["runtimes"] == DAEMON_JSON["runtimes"], daemon
+    assert daemon["insecure-registries"] == DAEMON_JSON["insecure-registries"], daemon
+    # docs/day1.md: the inventory removes default-runtime (docker_engine_daemon_options).
+    assert "default-runtime" not in daemon, daemon
+    assert bed.out("docker info --format '{{.DefaultRuntime}}'") == "runc"
 
 
 def test_md_raid0_over_the_four_drives(bed, needs):

@@ -26,11 +26,19 @@ else
 fi
 root_size=$(df -P -B1 / 2>/dev/null | awk 'NR==2 {print $2}')
 root_human=$(df -h / 2>/dev/null | awk 'NR==2 {print $2}')
+# /dev/shm in bytes; locked memory and stack as `ulimit` prints them (KiB, or "unlimited"): the
+# container's rlimits, which docker exec and every login (sshd's children) inherit.
+shm_size=$(df -P -B1 /dev/shm 2>/dev/null | awk 'NR==2 {print $2}')
+# ulimit -l and -s are not POSIX, but dash, bash and busybox sh all have them.
+# shellcheck disable=SC3045
+memlock=$(ulimit -l 2>/dev/null)
+# shellcheck disable=SC3045
+stack=$(ulimit -s 2>/dev/null)
 # sshd listening on port 22 (0016 hex), state 0A (LISTEN), IPv4 or IPv6.
 if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "0A" {found=1} END {exit !found}'; then
   sshd=yes
 else
   sshd=no
 fi
-printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "sshd_listening": "%s"}\n' \
-  "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$sshd"
+printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n' \
+  "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$shm_size" "$memlock" "$stack" "$sshd"

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 import tenant_images
-from tenant_helpers import IMAGE_V1, NETWORK, PREFIX, cpu_topology, remove_test_containers
+from tenant_helpers import HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, cpu_topology, remove_test_containers
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +50,8 @@ def tenant_host(docker_client, tenant_images_built, tenant_network, ssh_key, tmp
             "data_base": str(data_base),
             "lock_path": str(tmp_path / "tenant.lock"),
             "topology": cpu_topology(),
+            # memlock within this host's dockerd's own limit (tenant_helpers.HOST_ULIMITS).
+            "ulimits": dict(HOST_ULIMITS),
         }
         base.update(over)
         return base

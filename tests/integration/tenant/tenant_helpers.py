@@ -20,6 +20,12 @@ IMAGE_V1 = tenant_images.IMAGE + ":v1"
 IMAGE_V2 = tenant_images.IMAGE + ":v2"
 # The real CPUs of this machine (all on NUMA node 0): Docker refuses cpusets it cannot honour.
 HOST_CPUS = sorted(os.sched_getaffinity(0))
+# The module's default memlock is -1 (unlimited), as on a DGX. The dockerds of this test host (the
+# host's and the GPU test dockerd, same machine) lack CAP_SYS_RESOURCE and cannot raise the hard
+# memlock limit above their own 8 MiB: `docker run --ulimit memlock=-1` fails here with "error setting
+# rlimit type 8: operation not permitted". Every test that creates a container gives this instead
+# (stack keeps the module's default); test_tenant_ml_ready shows what -1 does on this host.
+HOST_ULIMITS = {"memlock": 8388608}
 
 
 def cpu_topology(cpus=None):

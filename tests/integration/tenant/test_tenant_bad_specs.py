@@ -61,6 +61,13 @@ BAD = [
     ("network-host", {"network": "host"}, ["network", "host"]),
     ("topology-malformed", {"topology": {"gpus": "x"}}, ["topology"]),
     ("memory-missing", {"memory": None}, ["memory"]),
+    ("shm-more-than-memory", {"shm_size": "1G"}, ["shm_size", "1G", "more than memory 64M"]),
+    ("shm-unit", {"shm_size": "16Q"}, ["shm_size", "16Q", "unknown unit"]),
+    ("shm-zero", {"shm_size": "0"}, ["shm_size", "'0'"]),
+    ("ulimit-unknown", {"ulimits": {"memory": 1}}, ["ulimits", "memory", "not a limit"]),
+    ("ulimit-below-unlimited", {"ulimits": {"nofile": -2}}, ["ulimits.nofile", "-2"]),
+    ("ulimit-soft-above-hard", {"ulimits": {"nofile": "4096:1024"}}, ["ulimits.nofile", "4096:1024", "hard"]),
+    ("ulimit-word", {"ulimits": {"memlock": "unlimited"}}, ["ulimits.memlock", "unlimited"]),
 ]
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tenant_helpers import HOST_CPUS, PREFIX, cpu_topology, gpu_topology, module_process
+from tenant_helpers import HOST_CPUS, HOST_ULIMITS, PREFIX, cpu_topology, gpu_topology, module_process
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -33,6 +33,7 @@ def test_eight_gpu_tenants_at_once(gpu_host, ssh_key, tmp_path):
         "ssh_public_keys": [ssh_key["public"]], "ssh_bind_address": "127.0.0.1", "network": "gpulab-test-tenant-net",
         "data_base": str(tmp_path / "tenants"), "lock_path": str(tmp_path / "lock"), "topology": topology,
         "docker_host": gpu_host.host,
+        "ulimits": HOST_ULIMITS,  # the GPU test dockerd runs here too: memlock within its own limit
     } for name in names]
     try:
         results = run_all(arg_list)

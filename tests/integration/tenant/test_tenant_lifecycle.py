@@ -34,7 +34,9 @@ def both(args, client, name):
 
 
 def test_lifecycle(docker_client, tenant_host):
-    args = tenant_host("life")
+    # shm_size given: the default /dev/shm follows memory, and a memory change would recreate the
+    # container (test_tenant_ml_ready); given, memory is updated in place.
+    args = tenant_host("life", shm_size="16M")
     name = PREFIX + "life"
 
     # create
@@ -51,6 +53,7 @@ def test_lifecycle(docker_client, tenant_host):
     assert host["CpuQuota"] == 100000 and host["CpuPeriod"] == 100000
     assert host["Memory"] == 64 * 1024 * 1024 and host["MemorySwap"] == 64 * 1024 * 1024
     assert host["PidsLimit"] == 16384
+    assert host["ShmSize"] == 16 * 1024 * 1024
     assert host["RestartPolicy"]["Name"] == "unless-stopped"
     assert host["PortBindings"]["22/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
     assert "NVIDIA_VISIBLE_DEVICES=void" in config["Env"]

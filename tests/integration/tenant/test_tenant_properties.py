@@ -18,7 +18,8 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 from ansible_collections.gpulab.dgx.plugins.modules.tenant import ARGUMENT_SPEC  # noqa: E402
-from tenant_helpers import IMAGE_V1, NETWORK, PREFIX, cpu_topology, gpu_topology, run_module  # noqa: E402
+from tenant_helpers import (  # noqa: E402
+    HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, cpu_topology, gpu_topology, run_module)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -68,6 +69,9 @@ GOOD = {
     # GPUs on the topology, none on the host dockerd (no hook): asking for one makes Docker refuse at start.
     "numa_policy": "strict", "topology": gpu_topology(2), "env": None, "labels": None, "network": NETWORK,
     "pids_limit": 256, "purge": False, "archive_to": None, "docker_host": None, "lock_timeout": 30,
+    # shm_size: the default (32M of 64M). ulimits: memlock within this host's dockerd's own limit
+    # (tenant_helpers.HOST_ULIMITS); when spoiled or left out, memlock -1 makes Docker refuse at start.
+    "shm_size": None, "ulimits": HOST_ULIMITS,
 }
 
 
@@ -83,6 +87,14 @@ def bad_value(name, option):
         keys = st.one_of(WEIRD_TEXT, st.just("NVIDIA_VISIBLE_DEVICES\n"), st.just("gpulab.tenant"),
                          st.just("GPULAB_X"), st.just("OK"))
         return st.dictionaries(keys, st.one_of(WEIRD_TEXT, st.integers(), st.none(), st.just(["l"])), max_size=3)
+    if name == "shm_size":
+        return st.one_of(bad_text("16M"), st.sampled_from(["1G", "64M", "65M", "0", "-1M", "1", "4096", "9" * 40]))
+    if name == "ulimits":
+        limits = st.sampled_from(["memlock", "stack", "nofile", "core", "nice", "bogus", "MEMLOCK", "stack\n"])
+        odd = [-1, 0, 1024, 8388608, "1:2", "2:1", "-1:5", "unlimited", "1\n", "", None, 1.5, True]
+        values = st.one_of(st.integers(-2, 2 ** 64), st.sampled_from(odd))
+        return st.one_of(st.dictionaries(limits, values, max_size=3), st.just({"memlock": -1}), st.just("memlock"),
+                         st.just({"stack": 1024, "memlock": 1024}))
     if kind == "int":
         return st.one_of(st.integers(-2 ** 70, 2 ** 70), st.sampled_from([-1, 0, 1, 2, 65536, 2 ** 31, 2 ** 63]),
                          st.just("1.5"), st.just("ten"))

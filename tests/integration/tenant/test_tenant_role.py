@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from tenant_helpers import IMAGE_V1, NETWORK, PREFIX, ROOT, cpu_topology
+from tenant_helpers import HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, ROOT, cpu_topology
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -53,6 +53,9 @@ def inventory(tmp_path, ssh_key, tenant_images_built, tenant_network):
             "tenant_handoff_dir": str(tmp_path / "handoff"),
             # This host's Docker is on ext4: the disk size is recorded, not enforced.
             "tenant_disk_enforcement": False,
+            # This host's dockerd cannot lift memlock to unlimited (tenant_helpers.HOST_ULIMITS); the
+            # role's stack default is kept.
+            "tenant_ulimits": HOST_ULIMITS,
         }}}
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(data))
@@ -67,6 +70,9 @@ def test_rollout_verify_handoff_rerun_remove(docker_client, inventory, tmp_path,
     assert first.returncode == 0, first.stdout
     assert recap(first.stdout)["changed"] >= 2
     assert "sshd listening" in first.stdout  # the verify step's success message
+    # ... which it prints only once /dev/shm and the rlimits read inside match what was placed.
+    for shm in ("48M", "32M"):
+        assert "/dev/shm %s, ulimit -l 8192, ulimit -s 65536, sshd listening" % shm in first.stdout, first.stdout
     names = [PREFIX + "alice", PREFIX + "bob"]
     cores = set()
     for name in names:
@@ -85,6 +91,11 @@ def test_rollout_verify_handoff_rerun_remove(docker_client, inventory, tmp_path,
         assert "scp -P %s" % port in text
         assert fingerprint in text
     assert "2G agreed, not enforced" in (tmp_path / "handoff" / ("%s@gpuhost.md" % names[0])).read_text()
+    for name, shm in zip(names, ("48M", "32M")):  # the default: half of 96M and of 64M
+        text = (tmp_path / "handoff" / ("%s@gpuhost.md" % name)).read_text()
+        assert "| Shared memory (/dev/shm) | %s (counts against Memory) | `df -h /dev/shm` |" % shm in text, text
+        assert "| Locked memory (memlock) | 8192 KiB | `ulimit -l` (KiB) |" in text, text
+        assert "| Stack | 65536 KiB | `ulimit -s` (KiB) |" in text, text
 
     again = playbook("tenant.yml", inventory, "-e", "gpulab_hosts=gpuhost")
     assert again.returncode == 0, again.stdout

@@ -11,7 +11,7 @@ import stat
 import pytest
 
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import daemon_json as lib
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker import daemon_json as lib
 from ansible_collections.gpulab.dgx.plugins.modules import daemon_json as module
 
 

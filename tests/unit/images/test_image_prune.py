@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.gpulab.dgx.plugins.module_utils.image_prune import plan_prune
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import plan_prune
 from ansible_collections.gpulab.dgx.plugins.modules import image_prune
 
 MARK = "gpulab.tenant-image"
@@ -144,6 +144,9 @@ class FakeEngine(object):
 
 def run(monkeypatch, capsys, engine, args, check_mode=False, diff=False):
     monkeypatch.setattr(image_prune, "docker", type("DockerDouble", (), {"APIClient": engine}))
+    # The module reaches Docker through the collection's one client factory: hand it the double.
+    monkeypatch.setattr(image_prune, "connect",
+                        lambda base_url, timeout, low_level: engine(base_url=base_url, timeout=timeout))
     args = dict(args)
     if check_mode:
         args["_ansible_check_mode"] = True

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import nvidia_smi
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia import smi as nvidia_smi
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 
@@ -136,7 +136,47 @@ def test_read_nvidia_smi_driver_not_loaded_raises_with_reason():
     with pytest.raises(nvidia_smi.NvidiaSmiError) as err:
         nvidia_smi.read_nvidia_smi(run)
     assert err.value.reason == 'driver_not_loaded'
+    assert err.value.output.startswith("NVIDIA-SMI has failed because it couldn't communicate")
     assert calls == [nvidia_smi.QUERY_ARGS]
+
+
+def test_read_topo_matrix_runs_topo_m_and_keeps_what_a_failure_printed():
+    run, calls = fake_run({('topo', '-m'): (0, '\tGPU0\tCPU Affinity\nGPU0\t X \t0-3\n', '')})
+    assert nvidia_smi.read_topo_matrix(run).startswith('\tGPU0')
+    run, calls = fake_run({('topo', '-m'): (3, '', 'Failed to initialize NVML: Unknown Error')})
+    with pytest.raises(nvidia_smi.NvidiaSmiError) as err:
+        nvidia_smi.read_topo_matrix(run)
+    assert err.value.reason == 'failed' and err.value.output == 'Failed to initialize NVML: Unknown Error'
+    assert calls == [['topo', '-m']]
+
+
+class ModuleTestDouble(object):
+    """TEST DOUBLE of AnsibleModule's get_bin_path and run_command."""
+
+    def __init__(self, found):
+        self.found = found
+        self.commands = []
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return self.found
+
+    def run_command(self, argv, environ_update=None):
+        self.commands.append((argv, environ_update))
+        return 0, 'out', ''
+
+
+def test_nvidia_smi_runner_runs_the_found_executable_in_the_c_locale():
+    module = ModuleTestDouble('/usr/bin/nvidia-smi')
+    run = nvidia_smi.nvidia_smi_runner(module)
+    assert run(['topo', '-m']) == (0, 'out', '')
+    assert module.commands == [(['/usr/bin/nvidia-smi', 'topo', '-m'], {'LC_ALL': 'C'})]
+
+
+def test_nvidia_smi_runner_without_nvidia_smi_raises_missing():
+    run = nvidia_smi.nvidia_smi_runner(ModuleTestDouble(None))
+    with pytest.raises(nvidia_smi.NvidiaSmiError) as err:
+        run(['topo', '-m'])
+    assert err.value.reason == 'nvidia_smi_missing' and err.value.output is None
 
 
 def test_read_nvidia_smi_header_failure_keeps_query_driver_version():

@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 
 
-from ansible_collections.gpulab.dgx.plugins.module_utils import storage_probe as lib
+from ansible_collections.gpulab.dgx.plugins.module_utils.storage import probe as lib
 from ansible_collections.gpulab.dgx.plugins.modules import storage_info as module
 
 # ---- samples ----------------------------------------------------------------------------------

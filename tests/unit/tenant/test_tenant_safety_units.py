@@ -4,12 +4,12 @@ stand-in for xfs_quota: this host has no xfs with pquota)."""
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import _set_quota
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import _set_quota
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
     check_base, check_no_overlap, make_dirs, overlaps, remove_tree)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, check_path, parse_ssh_key
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed, Undo, field_of
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, check_path, parse_ssh_key
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo, field_of
 
 
 @pytest.mark.parametrize("base", ["/", "/etc", "/etc/x", "/usr/local/t", "/var/lib/docker", "/var/lib/docker/v",

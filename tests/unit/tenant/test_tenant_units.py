@@ -9,16 +9,16 @@ import sys
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import SizeError, format_size, parse_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
     data_quota_support, mount_for, parse_mountinfo, project_id, quota_clear_commands, quota_set_commands,
     storage_opt_support)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import Desired, in_place_changes
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import Ledger, TenantRecord
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock, LockTimeout
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import choose_port, preferred_port
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, parse_ssh_key, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import Desired, in_place_changes
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, TenantRecord
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import choose_port, preferred_port
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, parse_ssh_key, validate_spec
 
 GiB = 1024 ** 3
 
@@ -183,10 +183,12 @@ def test_allocation_fails_naming_the_field():
 
 
 def test_desired_hash_ignores_in_place_limits_and_in_place_changes():
-    spec = validate_spec(params(gpus=1, cpus=2))
+    # An explicit shm_size: the default follows memory, and /dev/shm cannot change in place.
+    spec = validate_spec(params(gpus=1, cpus=2, shm_size="1G"))
     alloc = allocate(spec, None, [], topology())
     one = Desired(spec, alloc, 2200, "sha256:x", None, None)
-    two = Desired(validate_spec(params(gpus=1, cpus=2, memory="16G")), alloc, 2200, "sha256:x", None, None)
+    two = Desired(validate_spec(params(gpus=1, cpus=2, memory="16G", shm_size="1G")), alloc, 2200, "sha256:x",
+                  None, None)
     assert one.spec_hash == two.spec_hash
     assert Desired(spec, alloc, 2201, "sha256:x", None, None).spec_hash != one.spec_hash
     assert Desired(spec, alloc, 2200, "sha256:y", None, None).spec_hash != one.spec_hash

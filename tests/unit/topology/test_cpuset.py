@@ -4,7 +4,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
 
 
 @pytest.mark.parametrize("text, expected", [

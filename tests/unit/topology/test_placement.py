@@ -8,9 +8,9 @@ import itertools
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
 from .conftest import a100_lscpu, fixture_text
 
@@ -167,7 +167,7 @@ def test_deterministic_and_indifferent_to_input_order():
 
 def test_exact_search_matches_brute_force_on_the_top_criteria():
     """Weakest link, then fewest NUMA nodes, must be the best any subset reaches."""
-    from ansible_collections.gpulab.dgx.plugins.module_utils.topology import link_score
+    from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import link_score
     topo = dgx1()
     node = dict((g["index"], g["numa_node"]) for g in topo["gpus"])
     for k in range(2, 7):

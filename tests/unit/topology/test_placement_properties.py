@@ -10,8 +10,8 @@ import itertools
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import parse_topology_text
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
 from .conftest import a100_lscpu, fixture_text
 

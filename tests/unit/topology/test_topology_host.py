@@ -9,10 +9,10 @@ import os
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import place
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_host import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import place
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import (
     read_host_topology, sysfs_bus_id)
 
 
@@ -199,8 +199,11 @@ def test_no_driver_fails_with_a_message_that_says_so(tmp_path):
 
 def test_no_driver_without_require_gpus_gives_the_cpu_part(tmp_path):
     root = two_socket(tmp_path)
-    topo = read_host_topology(root, nvml=NvmlTestDouble(gpus=[], init_error="Driver Not Loaded"), require_gpus=False)
-    assert topo["gpus"] == [] and topo["links"] == {}
+    # No NVIDIA device or driver in the trees (else the reader fails rather than report 0 GPUs).
+    empty = str(tmp_path / "empty")
+    topo = read_host_topology(root, nvml=NvmlTestDouble(gpus=[], init_error="Driver Not Loaded"), require_gpus=False,
+                              dev_root=empty, proc_root=empty)
+    assert topo["gpus"] == [] and topo["links"] == {} and topo["source"] is None
     assert sorted(topo["numa_nodes"]) == ["0", "1"]
 
 
@@ -211,7 +214,9 @@ def test_driver_but_no_gpus(tmp_path):
 
 def test_kernel_without_numa_is_one_node(tmp_path):
     write(tmp_path, "devices/system/cpu/online", "0-3\n")
-    topo = read_host_topology(str(tmp_path), nvml=NvmlTestDouble(gpus=[], init_error="x"), require_gpus=False)
+    empty = str(tmp_path / "empty")
+    topo = read_host_topology(str(tmp_path), nvml=NvmlTestDouble(gpus=[], init_error="x"), require_gpus=False,
+                              dev_root=empty, proc_root=empty)
     assert topo["numa_nodes"] == {"0": {"cpus": [0, 1, 2, 3], "distance": {"0": 10}}}
 
 
@@ -221,8 +226,8 @@ def test_empty_tree_names_the_problem(tmp_path):
 
 
 def test_real_sysfs_of_this_machine():
-    """NUMA/CPU part of the machine running the tests (no GPU needed)."""
-    topo = read_host_topology("/sys", require_gpus=False)
+    """NUMA/CPU part of the machine running the tests (no GPU needed: NVML is a double with none)."""
+    topo = read_host_topology("/sys", nvml=NvmlTestDouble(gpus=[]), require_gpus=False)
     node_dirs = sorted(e[4:] for e in os.listdir("/sys/devices/system/node") if e.startswith("node") and e[4:].isdigit())
     assert sorted(topo["numa_nodes"]) == node_dirs
     allowed = sorted(os.sched_getaffinity(0))

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError, link_score
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology_text import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, link_score
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import (
     parse_lscpu, parse_numactl, parse_topology_text)
 
 from .conftest import a100_lscpu, fixture_text

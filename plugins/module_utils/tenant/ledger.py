@@ -5,7 +5,8 @@
 """The tenant ledger, read back from Docker: every tenant container's labels and HostConfig.
 
 Docker is the only record. GPUs come from HostConfig.DeviceRequests, CPUs from
-HostConfig.CpusetCpus, the port from HostConfig.PortBindings, memory from HostConfig.Memory;
+HostConfig.CpusetCpus, the port from HostConfig.PortBindings, memory from HostConfig.Memory,
+/dev/shm and rlimits from HostConfig.ShmSize and HostConfig.Ulimits;
 labels (`gpulab.*`) say which tenant a container is and hold what HostConfig cannot (spec hash,
 data directory, quota project).
 """
@@ -15,9 +16,9 @@ __metaclass__ = type
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import published_ports
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import published_ports
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import REPLACED_SUFFIX
 
 LABEL_TENANT = "gpulab.tenant"
 LABEL_GPUS = "gpulab.gpus"
@@ -60,6 +61,8 @@ class TenantRecord(object):
         self.memory = int(host.get("Memory") or 0)
         self.memory_swap = int(host.get("MemorySwap") or 0)
         self.pids_limit = int(host.get("PidsLimit") or 0)
+        self.shm_size = int(host.get("ShmSize") or 0)
+        self.ulimits = list(host.get("Ulimits") or [])  # type: List[Dict[str, Any]]
         ports = list(published_ports(host.get("PortBindings")))
         self.ports = ports  # type: List[int]
         binding = ((host.get("PortBindings") or {}).get(SSH_CONTAINER_PORT) or [{}])[0] or {}

@@ -12,22 +12,22 @@ __metaclass__ = type
 import os
 from typing import Any, Callable, Dict, List, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import format_size, human_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import allocate
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size, human_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
     data_quota_support, project_id, quota_clear_commands, quota_set_commands, read_mounts,
     storage_opt_support)
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset, parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import (
     STOP_TIMEOUT, Desired, create_and_start, docker_refusal, in_place_changes, login_user, record_summary)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
     LABEL_TENANT, Ledger, TenantRecord, read_ledger)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
     check_base, check_no_overlap, check_tenant_dir, make_dirs, remove_tree)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ports import choose_port
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import REPLACED_SUFFIX, SpecError, TenantSpec
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed, Undo, field_of
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ports import choose_port
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import REPLACED_SUFFIX, SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo, field_of
 
 RunCommand = Callable[[List[str]], Any]
 
@@ -309,7 +309,7 @@ def ensure_present(client, spec, topology_source, run_command, check_mode, lock)
     outcome.tenant = dict(desired.summary(), name=spec.name, container_id=container_id,
                           gpu_indices=alloc.gpu_indices, numa_local=alloc.numa_local,
                           placed=alloc.placed, login_user=login_user(image.labels),
-                          memory_bytes=desired.memory, disk_bytes=spec.disk,
+                          memory_bytes=desired.memory, shm_size_bytes=desired.shm_size, disk_bytes=spec.disk,
                           disk_enforced=bool(plan["storage_size"]), data_mount=spec.data_mount,
                           cpu_quota=desired.cpu_quota, cpu_period=desired.cpu_period,
                           ssh_key_fingerprints=[k.fingerprint for k in spec.ssh_keys],

@@ -12,7 +12,7 @@ import socket
 import zlib
 from typing import Callable, Iterable, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 
 
 def port_is_bindable(address, port):

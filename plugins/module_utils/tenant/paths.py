@@ -19,7 +19,7 @@ import os
 import stat
 from typing import Iterable, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 
 # The base may be neither these nor anything inside them.
 SYSTEM_TREES = (

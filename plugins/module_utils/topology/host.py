@@ -2,10 +2,15 @@
 # Copyright (c) 2026, gpulab.dgx maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Read the topology of the host we run on: GPUs through NVML (pynvml, from nvidia-ml-py),
-NUMA nodes, CPU lists, distances and hyperthread siblings from sysfs.
+"""Read the topology of the host we run on: GPUs through NVML (pynvml, from nvidia-ml-py), else
+through nvidia-smi (which the driver ships); NUMA nodes, CPU lists, distances, each GPU's NUMA
+node and hyperthread siblings from sysfs.
 
-The sysfs root and the NVML module are parameters so tests can hand in a tree and a test double.
+A host with NVIDIA GPUs or a loaded NVIDIA driver that neither reader can read is an error that
+names both causes, never a host with 0 GPUs. A host with no NVIDIA device and no driver has none.
+
+The sysfs, /dev and /proc roots, the NVML module and the nvidia-smi runner are parameters so
+tests can hand in trees and test doubles.
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -13,27 +18,43 @@ __metaclass__ = type
 
 import os
 import re
+import sys
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
+    NvidiaSmiError, read_gpu_list, read_topo_matrix)
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     DEFAULT_LOCAL_DISTANCE, DEFAULT_REMOTE_DISTANCE, TopologyError, new_gpu, pair_key)
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topo_matrix
 
 # NVML's nvmlGpuTopologyLevel_t -> the label nvidia-smi prints.
 _PCIE_LEVELS = {0: "PIX", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
 _NODE_DIR = re.compile(r"^node(\d+)$")
 _CPU_DIR = re.compile(r"^cpu(\d+)$")
+_DEV_NODE = re.compile(r"^nvidia(\d+)$")
+NVIDIA_PCI_VENDOR = "0x10de"
+SOURCE_NVML = "nvml"
+SOURCE_NVIDIA_SMI = "nvidia-smi"
 
 
-def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_allowed=None):
-    # type: (str, Any, bool, Optional[Iterable[int]]) -> Dict[str, Any]
-    """The topology dict of this host.
+class _Unreadable(Exception):
+    """One GPU reader could not answer; the message says why."""
 
-    nvml: the pynvml module or a stand-in (None: import pynvml). cpus_allowed: the CPUs this
-    process may use; None means os.sched_getaffinity(0) when reading the real /sys, and every
-    online CPU for another root. CPU lists are restricted to them; `cpus_allowed` is returned.
-    Without an NVIDIA driver: TopologyError("no NVIDIA driver ...") if require_gpus, else the
-    CPU/NUMA part with gpus [] and links {}.
+
+def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_allowed=None,
+                       run=None, dev_root="/dev", proc_root="/proc"):
+    # type: (str, Any, bool, Optional[Iterable[int]], Any, str, str) -> Dict[str, Any]
+    """The topology dict of this host, with `source`: the GPU reader used ("nvml" or
+    "nvidia-smi"), None when no GPU was read on a host without NVIDIA devices or driver.
+
+    nvml: the pynvml module or a stand-in (None: import pynvml). run: run(args) -> (rc, stdout,
+    stderr) of `nvidia-smi ARGS` (see nvidia_smi.nvidia_smi_runner), tried when pynvml is missing
+    or NVML cannot start; None: nvidia-smi is not tried. cpus_allowed: the CPUs this process may
+    use; None means os.sched_getaffinity(0) when reading the real /sys, and every online CPU for
+    another root. CPU lists are restricted to them; `cpus_allowed` is returned.
+    When neither reader answers: TopologyError naming both causes if the host shows NVIDIA GPUs
+    or a loaded driver (nvidia_evidence) or require_gpus; else the CPU/NUMA part with gpus [].
     """
     nodes, distances = read_numa_nodes(sysfs_root)
     online = set()
@@ -54,23 +75,87 @@ def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_all
             "distance": distances[node],
         }
     topo = {"gpus": [], "links": {}, "numa_nodes": numa_nodes, "siblings": siblings,
-            "cpus_allowed": sorted(allowed)}  # type: Dict[str, Any]
+            "cpus_allowed": sorted(allowed), "source": None}  # type: Dict[str, Any]
 
-    devices, links, problem = _read_nvml(nvml)
-    if problem:
+    try:
+        source, devices, links = _read_gpus(nvml, run)
+    except _Unreadable as exc:
+        evidence = nvidia_evidence(sysfs_root, dev_root, proc_root)
+        if evidence:
+            raise TopologyError("NVIDIA GPUs or their driver are on this host (%s), but neither NVML nor "
+                                "nvidia-smi could read them: %s" % ("; ".join(evidence), exc))
         if require_gpus:
-            raise TopologyError(problem)
+            raise TopologyError("no NVIDIA driver: no NVIDIA device or driver under %s, %s or %s, and no GPU "
+                                "reader answered (%s)" % (dev_root, proc_root, sysfs_root, exc))
         return topo
     if not devices and require_gpus:
-        raise TopologyError("the NVIDIA driver is loaded but NVML reports no GPUs")
+        raise TopologyError("the NVIDIA driver is loaded but %s reports no GPUs"
+                            % ("NVML" if source == SOURCE_NVML else source))
     for dev in devices:
-        numa_node, local = _gpu_numa(sysfs_root, dev["pci_bus_id"], nodes, distances)
+        numa_node, local = _gpu_numa(sysfs_root, dev["pci_bus_id"] or "", nodes, distances)
         cpus = sorted(set(local or (nodes.get(numa_node, []) if numa_node >= 0 else [])) & allowed)
         topo["gpus"].append(new_gpu(dev["index"], numa_node=numa_node, cpus=cpus, uuid=dev["uuid"],
                                     pci_bus_id=dev["pci_bus_id"], name=dev["name"],
                                     memory_mib=dev["memory_mib"], mig_mode=dev["mig_mode"]))
     topo["links"] = links
+    topo["source"] = source
     return topo
+
+
+def _read_gpus(nvml, run):
+    # type: (Any, Any) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]
+    """(source, devices, links) from NVML, else from nvidia-smi when pynvml is missing, too old,
+    or NVML cannot start. _Unreadable names both causes when neither answers."""
+    try:
+        devices, links = _read_nvml(nvml)
+        return SOURCE_NVML, devices, links
+    except _Unreadable as exc:
+        nvml_problem = "NVML: %s" % exc
+    if run is None:
+        raise _Unreadable("%s; nvidia-smi: not tried (no command runner given)" % nvml_problem)
+    try:
+        devices, links = _read_nvidia_smi(run)
+    except _Unreadable as exc:
+        raise _Unreadable("%s; nvidia-smi: %s" % (nvml_problem, exc))
+    return SOURCE_NVIDIA_SMI, devices, links
+
+
+def nvidia_evidence(sysfs_root="/sys", dev_root="/dev", proc_root="/proc"):
+    # type: (str, str, str) -> List[str]
+    """What shows NVIDIA GPUs or a loaded NVIDIA driver on this host, one phrase each; [] on a
+    host with neither: /dev/nvidia<N> device nodes, /proc/driver/nvidia/gpus entries, PCI display
+    devices (class 0x03xxxx) of NVIDIA's vendor id, /proc/driver/nvidia/version, /sys/module/nvidia."""
+    found = []  # type: List[str]
+    nodes = sorted((e for e in _listdir(dev_root) if _DEV_NODE.match(e)), key=lambda e: int(e[6:]))
+    if nodes:
+        found.append("device nodes %s" % _some([os.path.join(dev_root, e) for e in nodes]))
+    proc_gpus = os.path.join(proc_root, "driver", "nvidia", "gpus")
+    if _listdir(proc_gpus):
+        found.append("%s lists %s" % (proc_gpus, _some(sorted(_listdir(proc_gpus)))))
+    pci = nvidia_pci_gpus(sysfs_root)
+    if pci:
+        found.append("NVIDIA PCI display devices %s" % _some(pci))
+    version = os.path.join(proc_root, "driver", "nvidia", "version")
+    if os.path.exists(version):
+        first = (_read(version) or "").strip().splitlines()
+        found.append("the driver is loaded (%s%s)" % (version, ": " + first[0].strip() if first else ""))
+    module = os.path.join(sysfs_root, "module", "nvidia")
+    if os.path.isdir(module):
+        found.append("the nvidia kernel module is loaded (%s)" % module)
+    return found
+
+
+def nvidia_pci_gpus(sysfs_root="/sys"):
+    # type: (str) -> List[str]
+    """Bus ids of the PCI devices with NVIDIA's vendor id and a display class (VGA or 3D)."""
+    base = os.path.join(sysfs_root, "bus", "pci", "devices")
+    found = []  # type: List[str]
+    for bus in sorted(_listdir(base)):
+        vendor = (_read(os.path.join(base, bus, "vendor")) or "").strip().lower()
+        klass = (_read(os.path.join(base, bus, "class")) or "").strip().lower()
+        if vendor == NVIDIA_PCI_VENDOR and klass.startswith("0x03"):
+            found.append(bus)
+    return found
 
 
 def read_numa_nodes(sysfs_root="/sys"):
@@ -156,33 +241,80 @@ def _gpu_numa(sysfs_root, bus_id, nodes, distances):
 
 
 def _read_nvml(nvml):
-    # type: (Any) -> Tuple[List[Dict[str, Any]], Dict[str, str], Optional[str]]
-    """(devices, links, problem): problem says why the driver could not be reached."""
+    # type: (Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]
+    """(devices, links) through NVML; _Unreadable when pynvml is missing or too old, or NVML
+    cannot start. A failure after NVML started is a TopologyError."""
     if nvml is None:
         try:
             import pynvml as nvml  # pylint: disable=import-outside-toplevel
-        except ImportError:
-            return [], {}, ("no NVIDIA driver access: the Python package nvidia-ml-py (pynvml) is not "
-                            "installed on the host, so NVML cannot be asked for GPUs")
+        except ImportError as exc:
+            raise _Unreadable("pynvml is not installed: install nvidia-ml-py for %s (Ubuntu 24.04, Debian 12: "
+                              "python3-pynvml; see docs/bringup-nvidia.md) (%s)" % (sys.executable, exc))
     error = getattr(nvml, "NVMLError", Exception)
     try:
         nvml.nvmlInit()
     except error as exc:
-        return [], {}, "no NVIDIA driver: NVML could not start (%s); is the nvidia kernel module loaded?" % exc
+        raise _Unreadable("could not start (%s)" % exc)
     except OSError as exc:
-        return [], {}, "no NVIDIA driver: libnvidia-ml could not be loaded (%s)" % exc
+        raise _Unreadable("libnvidia-ml could not be loaded (%s)" % exc)
     try:
         handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
         devices = [_device(nvml, error, index, handle) for index, handle in enumerate(handles)]
         links = _links(nvml, error, handles, devices)
     except error as exc:
         raise TopologyError("NVML failed while reading GPUs: %s" % exc)
+    except AttributeError as exc:
+        # Ubuntu 22.04's python3-pynvml (7.352) predates the MIG and NVLink calls.
+        raise _Unreadable("pynvml %s is too old for this reader (%s); install nvidia-ml-py 11 or newer"
+                          % (getattr(nvml, "__file__", ""), exc))
     finally:
         try:
             nvml.nvmlShutdown()
         except error:
             pass
-    return devices, links, None
+    return devices, links
+
+
+def _read_nvidia_smi(run):
+    # type: (Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]
+    """(devices, links) from `nvidia-smi --query-gpu` and the link matrix of `nvidia-smi topo -m`;
+    _Unreadable with nvidia-smi's own words when it fails or the two disagree."""
+    try:
+        listed = read_gpu_list(run)
+        if not listed:
+            return [], {}
+        matrix = parse_topo_matrix(read_topo_matrix(run))
+    except NvidiaSmiError as exc:
+        raise _Unreadable(_smi_problem(exc))
+    except TopologyError as exc:
+        raise _Unreadable("nvidia-smi topo -m could not be read: %s" % exc)
+    indices = sorted(gpu["index"] for gpu in listed)
+    in_matrix = sorted(gpu["index"] for gpu in matrix["gpus"])
+    if indices != in_matrix:
+        raise _Unreadable("nvidia-smi --query-gpu lists GPUs %s but nvidia-smi topo -m shows GPUs %s"
+                          % (indices, in_matrix))
+    modes = {True: "Enabled", False: "Disabled", None: None}
+    devices = [{
+        "index": gpu["index"],
+        "uuid": gpu["uuid"],
+        "pci_bus_id": gpu["pci_bus_id"],
+        "name": gpu["name"],
+        "memory_mib": gpu["memory_total_mib"],
+        "mig_mode": modes[gpu["mig_mode"]],
+    } for gpu in listed]
+    return devices, matrix["links"]
+
+
+def _smi_problem(exc):
+    # type: (NvidiaSmiError) -> str
+    """nvidia-smi's failure: what it means, then what it printed (first lines)."""
+    said = [line.strip() for line in (exc.output or "").splitlines() if line.strip()][:2]
+    text = " ".join(said)
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if not text or text in exc.message:
+        return exc.message
+    return "%s (nvidia-smi said: %s)" % (exc.message, text)
 
 
 def _device(nvml, error, index, handle):
@@ -258,6 +390,22 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def _listdir(path):
+    # type: (str) -> List[str]
+    try:
+        return os.listdir(path)
+    except (IOError, OSError):
+        return []
+
+
+def _some(items, shown=4):
+    # type: (List[str], int) -> str
+    """The first few items, and how many there are in all."""
+    if len(items) <= shown:
+        return ", ".join(items)
+    return "%s ... (%d in all)" % (", ".join(items[:shown]), len(items))
 
 
 def _read(path):

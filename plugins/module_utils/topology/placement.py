@@ -26,8 +26,8 @@ __metaclass__ = type
 
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     DEFAULT_REMOTE_DISTANCE, TopologyError, check_topology, link_score, pair_key)
 
 EXACT_LIMIT = 16

@@ -10,11 +10,11 @@ __metaclass__ = type
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import format_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.placement import PlacementError, place
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import TenantRecord
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, TenantSpec
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import TopologyError, check_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
 
 
 class Allocation(object):

@@ -8,6 +8,10 @@ Every real variant of the matrix is accepted: tab- or space-separated, NIC colum
 mlx5_#) and the NIC legend, empty CPU Affinity, NUMA Affinity as a node, a list or N/A, the
 "GPU NUMA ID" column, the legacy SOC label, and prompt, comment or `nvidia-smi -L` lines around
 the table (`-L` lines, if present, give GPU names and UUIDs).
+
+A matrix taken inside a restricted cpuset (container, Slurm job, systemd slice) shows an empty
+or narrowed CPU Affinity for GPUs whose node's CPUs are not all allowed; NUMA Affinity still
+names the node. The reader then trusts NUMA Affinity and says so in `warnings`.
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -16,8 +20,8 @@ __metaclass__ = type
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     TopologyError, default_distances, new_gpu, normalize_link_label, pair_key)
 
 _GPU_LABEL = re.compile(r"^GPU(\d+)$")
@@ -37,6 +41,8 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
     NUMA node CPU lists come from numactl, else lscpu, else the GPUs' CPU Affinity; distances
     from numactl, else 10/20; hyperthread siblings from `lscpu -p`/`lscpu -e`, or from plain
     lscpu when its counts pin down the usual numbering (CPU n and n + cores share a core).
+    A GPU's node is the one NUMA Affinity names; an empty CPU Affinity, or one narrower than its
+    node (a restricted cpuset), gives way to the node's CPUs and adds a `warnings` entry.
     Raises TopologyError naming the problem.
     """
     if not isinstance(topo_matrix, str) or not topo_matrix.strip():
@@ -55,11 +61,13 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
     siblings = cpu_info["siblings"] if cpu_info is not None else []
 
     gpus = []
+    lists_known = node_cpus is not None
     if node_cpus is None:
         node_cpus = _nodes_from_affinity(rows["gpus"])
+    restricted = {"empty": [], "narrower": [], "named": False}  # type: Dict[str, Any]
     for gpu in rows["gpus"]:
-        numa_node = _gpu_node(gpu, node_cpus)
-        cpus = gpu["cpu_affinity"] or (node_cpus.get(numa_node, []) if numa_node >= 0 else [])
+        numa_node = _gpu_node(gpu, node_cpus, lists_known)
+        cpus = _gpu_cpus(gpu, numa_node, node_cpus, lists_known, restricted)
         gpus.append(new_gpu(gpu["index"], numa_node=numa_node, cpus=cpus,
                             uuid=gpu.get("uuid"), name=gpu.get("name"), mig_mode=gpu.get("mig_mode")))
     node_ids = sorted(node_cpus)
@@ -74,7 +82,11 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
         siblings = [g for g in siblings if len([c for c in g if c in all_cpus]) > 1]
     elif not siblings and not (cpu_info and cpu_info.get("exact")):
         siblings = siblings_from_node_lists(node_cpus)
-    return {"gpus": gpus, "links": rows["links"], "numa_nodes": numa_nodes, "siblings": siblings}
+    topology = {"gpus": gpus, "links": rows["links"], "numa_nodes": numa_nodes, "siblings": siblings}
+    warnings = _cpuset_warnings(restricted, lists_known)
+    if warnings:
+        topology["warnings"] = warnings
+    return topology
 
 
 def parse_topo_matrix(text):
@@ -292,13 +304,16 @@ def _nodes_from_affinity(gpus):
     return dict((n, sorted(c)) for n, c in nodes.items())
 
 
-def _gpu_node(gpu, node_cpus):
-    # type: (Dict[str, Any], Dict[int, List[int]]) -> int
-    """A GPU's NUMA node: the one nvidia-smi names when it has CPUs, else the node holding most
-    of its CPU Affinity (a Grace GPU's own node is memory-only), else the only node."""
+def _gpu_node(gpu, node_cpus, lists_known):
+    # type: (Dict[str, Any], Dict[int, List[int]], bool) -> int
+    """A GPU's NUMA node: the one nvidia-smi names when it has CPUs, or when it is a single node
+    and only the matrix is known (its CPUs may all be outside the cpuset nvidia-smi ran in), else
+    the node holding most of its CPU Affinity (a Grace GPU's own node is memory-only), else the
+    only node."""
     affinity = gpu["numa_affinity"]
     with_cpus = [n for n in sorted(node_cpus) if node_cpus[n]]
-    if affinity and affinity[0] in node_cpus and node_cpus[affinity[0]]:
+    if affinity and affinity[0] in node_cpus and (
+            node_cpus[affinity[0]] or (len(affinity) == 1 and not lists_known)):
         return affinity[0]
     if gpu["cpu_affinity"]:
         wanted = set(gpu["cpu_affinity"])
@@ -310,6 +325,46 @@ def _gpu_node(gpu, node_cpus):
     if affinity and affinity[0] in node_cpus:
         return affinity[0]
     return -1
+
+
+def _gpu_cpus(gpu, numa_node, node_cpus, lists_known, restricted):
+    # type: (Dict[str, Any], int, Dict[int, List[int]], bool, Dict[str, Any]) -> List[int]
+    """A GPU's CPUs: its CPU Affinity, or its node's CPUs when the cell is empty or narrower than
+    the node (a restricted cpuset, noted in `restricted`)."""
+    cell = gpu["cpu_affinity"]
+    node = node_cpus.get(numa_node, []) if numa_node >= 0 else []
+    affinity = gpu["numa_affinity"]
+    if not cell:
+        named_has_cpus = bool(affinity) and (not lists_known or bool(node_cpus.get(affinity[0])))
+        if named_has_cpus:
+            restricted["empty"].append(gpu["index"])
+            restricted["named"] = True
+        return node
+    if set(cell) < set(node):
+        restricted["narrower"].append(gpu["index"])
+        restricted["named"] = restricted["named"] or bool(affinity)
+        return node
+    return cell
+
+
+def _cpuset_warnings(restricted, lists_known):
+    # type: (Dict[str, Any], bool) -> List[str]
+    """The warning for a matrix taken inside a restricted cpuset, if it shows one."""
+    parts = []
+    if restricted["empty"]:
+        parts.append("GPU %s CPU Affinity empty" % format_cpuset(restricted["empty"]))
+    if restricted["narrower"]:
+        parts.append("GPU %s CPU Affinity narrower than the node" % format_cpuset(restricted["narrower"]))
+    if not parts:
+        return []
+    text = "nvidia-smi topo -m was taken inside a restricted cpuset: " + ", ".join(parts)
+    if restricted["named"]:
+        text += "; NUMA node taken from the NUMA Affinity column"
+    if lists_known:
+        text += "; GPU CPUs are the nodes' full CPU lists from lscpu/numactl -H"
+    else:
+        text += "; pass lscpu or numactl -H output to get the nodes' full CPU lists"
+    return [text]
 
 
 def parse_lscpu(text):

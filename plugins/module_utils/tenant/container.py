@@ -10,20 +10,20 @@ __metaclass__ = type
 
 import hashlib
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import format_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_alloc import Allocation
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import Allocation
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
     LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
     LABEL_SPEC_HASH, LABEL_SSH_PORT, LABEL_TENANT, SSH_CONTAINER_PORT, TenantRecord)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import TenantSpec
 
 try:
-    from docker.types import DeviceRequest
+    from docker.types import DeviceRequest, Ulimit
 except ImportError:  # pragma: no cover - the module reports the missing library
-    DeviceRequest = None
+    DeviceRequest = Ulimit = None
 
 CPU_PERIOD = 100000  # what `docker run --cpus` uses
 LABEL_DISK_ENFORCED = "gpulab.disk-enforced"
@@ -47,6 +47,8 @@ class Desired(object):
         self.cpu_period = CPU_PERIOD if spec.cpus else 0
         self.memory = spec.memory or 0
         self.pids_limit = spec.pids_limit
+        self.shm_size = spec.shm_size or 0
+        self.ulimits = ulimits_view(spec.ulimits)
         self.port = port
         self.bind = spec.ssh_bind_address
         self.data_dir = spec.data_dir
@@ -77,7 +79,8 @@ class Desired(object):
             labels[LABEL_QUOTA_PROJECT] = str(quota_project)
         self.spec_hash = spec_hash({
             "image": self.image, "image_id": image_id, "gpus": self.gpu_ids, "cpuset": self.cpuset,
-            "mems": self.mems, "pids": self.pids_limit, "port": port, "bind": self.bind,
+            "mems": self.mems, "pids": self.pids_limit, "shm": self.shm_size, "ulimits": self.ulimits,
+            "port": port, "bind": self.bind,
             "data": [self.data_dir, self.data_mount], "storage_size": storage_size, "network": self.network,
             "env": self.env, "labels": labels,
         })
@@ -99,6 +102,8 @@ class Desired(object):
             "ssh_bind_address": self.bind,
             "data_dir": self.data_dir,
             "pids_limit": self.pids_limit,
+            "shm_size": format_size(self.shm_size),
+            "ulimits": self.ulimits,
             "spec_hash": self.spec_hash,
             "running": running,
         }
@@ -119,6 +124,9 @@ class Desired(object):
             "mem_limit": self.memory,
             "memswap_limit": self.memory,
             "pids_limit": self.pids_limit,
+            "shm_size": self.shm_size,
+            "ulimits": [Ulimit(name=name, soft=limit["soft"], hard=limit["hard"])
+                        for name, limit in sorted(self.ulimits.items())],
         }  # type: Dict[str, Any]
         if self.cpuset:
             kwargs.update(cpuset_cpus=self.cpuset, cpuset_mems=self.mems,
@@ -129,6 +137,19 @@ class Desired(object):
         if self.storage_size:
             kwargs["storage_opt"] = {"size": str(self.storage_size)}
         return kwargs
+
+
+def ulimits_view(limits):
+    # type: (Dict[str, Tuple[int, int]]) -> Dict[str, Dict[str, int]]
+    """{name: {"soft": ..., "hard": ...}} of (soft, hard) pairs; -1 is unlimited."""
+    return dict((name, {"soft": soft, "hard": hard}) for name, (soft, hard) in limits.items())
+
+
+def ulimits_from_host(ulimits):
+    # type: (Optional[List[Dict[str, Any]]]) -> Dict[str, Dict[str, int]]
+    """The same view of HostConfig.Ulimits."""
+    return dict((u.get("Name", ""), {"soft": int(u.get("Soft", 0)), "hard": int(u.get("Hard", 0))})
+                for u in ulimits or [])
 
 
 def spec_hash(data):
@@ -153,6 +174,8 @@ def record_summary(record):
         "ssh_bind_address": record.ssh_bind_address,
         "data_dir": record.data_dir,
         "pids_limit": record.pids_limit,
+        "shm_size": format_size(record.shm_size),
+        "ulimits": ulimits_from_host(record.ulimits),
         "spec_hash": record.spec_hash,
         "running": record.running,
     }
@@ -186,11 +209,20 @@ def gpu_driver_hint(message):
     return ""
 
 
+def rlimit_hint(message):
+    # type: (str) -> str
+    if "setting rlimit" in message and "operation not permitted" in message:
+        return (" (dockerd cannot raise a hard limit above its own: it lacks CAP_SYS_RESOURCE, as a rootless or "
+                "unprivileged dockerd does; give ulimits within dockerd's own hard limits, read from "
+                "/proc/<dockerd pid>/limits: often memlock: 8388608)")
+    return ""
+
+
 def docker_refusal(exc):
     # type: (Exception) -> str
     """Docker's (or the OS's) words for a refusal, with the fix when it is the missing GPU hook."""
     message = str(getattr(exc, "explanation", None) or exc)
-    return message + gpu_driver_hint(message)
+    return message + gpu_driver_hint(message) + rlimit_hint(message)
 
 
 def create_and_start(client, desired, undo):

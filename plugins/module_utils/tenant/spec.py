@@ -19,7 +19,7 @@ import re
 import struct
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.sizes import SizeError, parse_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
 
 # Docker refuses memory limits under 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -36,6 +36,17 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Docker splits bind specs on ':' and mount options on ','.
 PATH_RE = re.compile(r"/[^:,\x00-\x1f\x7f]*")
 MAX_PIDS = 4194304  # the kernel's PID_MAX_LIMIT
+MIB = 1024 * 1024
+# /dev/shm by default: half the memory up to 1 GiB, a quarter of it beyond (Docker's own is 64 MiB,
+# too small for PyTorch DataLoader workers and NCCL). It counts against the memory limit.
+SHM_CAP = 1024 * MIB
+# The limits Docker can set (`docker run --ulimit NAME=SOFT[:HARD]`); -1 is unlimited.
+ULIMIT_NAMES = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                "rtprio", "rttime", "sigpending", "stack")
+# As NVIDIA runs its framework containers: memlock unlimited (RDMA/GPUDirect registration), 64 MiB stack.
+DEFAULT_ULIMITS = (("memlock", -1), ("stack", 67108864))
+ULIMIT_RE = re.compile(r"(-?[0-9]{1,20})(?::(-?[0-9]{1,20}))?")
+MAX_RLIMIT = 2 ** 63 - 1  # Docker records limits as int64
 MAX_LOCK_TIMEOUT = 86400
 # Where a tenant's data must not appear inside its container.
 CONTAINER_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run",
@@ -104,6 +115,8 @@ class TenantSpec(object):
         self.env = kw.get("env", {})  # type: Dict[str, str]
         self.labels = kw.get("labels", {})  # type: Dict[str, str]
         self.pids_limit = kw.get("pids_limit", 16384)  # type: int
+        self.shm_size = kw.get("shm_size")  # type: Optional[int]
+        self.ulimits = kw.get("ulimits", default_ulimits())  # type: Dict[str, Tuple[int, int]]
         self.network = kw.get("network", "bridge")  # type: str
         self.purge = kw.get("purge", False)  # type: bool
         self.archive_to = kw.get("archive_to")  # type: Optional[str]
@@ -239,6 +252,69 @@ def _check_str_map(field, value, key_re):
     return out
 
 
+def default_shm_size(memory):
+    # type: (int) -> int
+    """/dev/shm for a memory limit: max(memory / 4, min(1 GiB, memory / 2)), in whole MiB."""
+    size = max(memory // 4, min(SHM_CAP, memory // 2))
+    return size // MIB * MIB
+
+
+def _check_shm_size(value, memory):
+    # type: (Any, int) -> int
+    if value is None or value == "":
+        return default_shm_size(memory)
+    if isinstance(value, str):
+        check_text("shm_size", value)
+    try:
+        size = parse_size(value, "shm_size")
+    except SizeError as exc:
+        raise SpecError("shm_size", value, exc.reason)
+    if size <= 0:
+        raise SpecError("shm_size", value, "must be more than 0 (leave it out for the default)")
+    if size > memory:
+        raise SpecError("shm_size", value, "is more than memory %s; /dev/shm counts against the container's "
+                        "memory limit" % format_size(memory))
+    return size
+
+
+def default_ulimits():
+    # type: () -> Dict[str, Tuple[int, int]]
+    return dict((name, (value, value)) for name, value in DEFAULT_ULIMITS)
+
+
+def _parse_ulimit(field, value):
+    # type: (str, Any) -> Tuple[int, int]
+    """A limit as (soft, hard): a whole number for both, or 'soft:hard'; -1 is unlimited."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        soft = hard = value
+    else:
+        match = ULIMIT_RE.fullmatch(value) if isinstance(value, str) else None
+        if not match:
+            raise SpecError(field, value, "is not a limit (a whole number, or 'soft:hard'; -1 is unlimited)")
+        soft = int(match.group(1))
+        hard = soft if match.group(2) is None else int(match.group(2))
+    if not (-1 <= soft <= MAX_RLIMIT and -1 <= hard <= MAX_RLIMIT):
+        raise SpecError(field, value, "must be from -1 (unlimited) to %d" % MAX_RLIMIT)
+    if hard != -1 and (soft == -1 or soft > hard):
+        raise SpecError(field, value, "has a soft limit above its hard limit")
+    return soft, hard
+
+
+def _check_ulimits(value):
+    # type: (Any) -> Dict[str, Tuple[int, int]]
+    """The default limits, with those `value` names replaced."""
+    limits = default_ulimits()
+    if value is None:
+        return limits
+    if not isinstance(value, dict):
+        raise SpecError("ulimits", value, "is not a mapping of limit name to value")
+    for name, item in value.items():
+        if name not in ULIMIT_NAMES:
+            raise SpecError("ulimits", name, "is not a limit Docker sets (%s)" % ", ".join(ULIMIT_NAMES))
+        limits[name] = _parse_ulimit("ulimits.%s" % name, item)
+    return limits
+
+
 def _check_name(name):
     # type: (Any) -> str
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.endswith(REPLACED_SUFFIX):
@@ -301,6 +377,8 @@ def validate_spec(params):
     if memory >= 2 ** 63:
         raise SpecError("memory", params.get("memory"), "is beyond what Docker can record")
     spec["memory"] = memory
+    spec["shm_size"] = _check_shm_size(params.get("shm_size"), memory)
+    spec["ulimits"] = _check_ulimits(params.get("ulimits"))
     if params.get("disk") not in (None, ""):
         try:
             disk = parse_size(params["disk"], "disk")

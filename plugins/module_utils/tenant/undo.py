@@ -12,6 +12,9 @@ from typing import Any, Callable, List, Tuple
 # Docker's refusal text -> the option that caused it (first match wins).
 DOCKER_ERROR_FIELDS = (
     ("could not select device driver", "gpus"),
+    ("rlimit", "ulimits"),
+    ("ulimit", "ulimits"),
+    ("shm", "shm_size"),
     ("network", "network"),
     ("cpuset", "cpus"),
     ("cpu", "cpus"),

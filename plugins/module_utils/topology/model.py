@@ -11,6 +11,8 @@ Shape (see DESIGN.md)::
     numa_nodes: {"<id>": {cpus: [int], distance: {"<id>": int}}}
     siblings: [[int, int], ...]                               (hyperthreads of one core)
     cpus_allowed: [int]                                       (optional: CPUs this process may use)
+    warnings: [str]                                           (optional: doubts of the text reader)
+    source: "nvml"|"nvidia-smi"|None                          (optional: the GPU reader of a host read)
 
 Fields a source cannot know (a UUID in `nvidia-smi topo -m` text) are None. A GPU whose NUMA
 node is unknown has numa_node -1.
@@ -22,7 +24,7 @@ __metaclass__ = type
 import re
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
 
 LINK_SCORES = {"PIX": 50, "PXB": 40, "PHB": 30, "NODE": 20, "SYS": 10}
 NVLINK_BASE = 100
@@ -169,6 +171,12 @@ def check_topology(topology):
     result = {"gpus": gpus, "links": links, "numa_nodes": numa_nodes, "siblings": siblings}
     if topology.get("cpus_allowed") is not None:
         result["cpus_allowed"] = _int_list(topology["cpus_allowed"], "cpus_allowed")
+    if topology.get("warnings") is not None:
+        result["warnings"] = _str_list(topology["warnings"], "topology warnings")
+    if "source" in topology:
+        if topology["source"] is not None and not isinstance(topology["source"], str):
+            raise TopologyError("topology source must be a string, got %r" % (topology["source"],))
+        result["source"] = topology["source"]
     return result
 
 
@@ -182,6 +190,13 @@ def _as_int(value, what):
         return int(str(value).strip())
     except ValueError:
         raise TopologyError("%s must be an integer, got %r" % (what, value))
+
+
+def _str_list(values, what):
+    # type: (Any, str) -> List[str]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise TopologyError("%s must be a list of strings, got %r" % (what, values))
+    return list(values)
 
 
 def _int_list(values, what):

@@ -19,18 +19,18 @@ import tarfile
 import time
 from typing import Any, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_apply import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import (
     Outcome, RunCommand, fail_after_changes, name_taken)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_disk import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
     data_quota_support, quota_clear_commands, read_mounts)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_docker import STOP_TIMEOUT, record_summary
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_ledger import Ledger, TenantRecord, read_ledger
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_lock import HostLock
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import (
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import STOP_TIMEOUT, record_summary
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, TenantRecord, read_ledger
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
     SYSTEM_TREES, check_base, check_no_overlap, check_tenant_dir, fsync_dir, inside, make_dirs, overlaps,
     remove_tree)
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError, TenantSpec
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_undo import RunFailed, Undo
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo
 
 
 def archive_name(archive_to, name, now=None):

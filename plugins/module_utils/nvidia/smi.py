@@ -11,6 +11,7 @@ The parsing functions are pure (text in, data out) so they can be tested on real
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+import os
 import re
 
 # Fields asked of `nvidia-smi --query-gpu`, in this order.
@@ -26,6 +27,8 @@ QUERY_FIELDS = (
 )
 
 QUERY_ARGS = ['--query-gpu=' + ','.join(QUERY_FIELDS), '--format=csv,noheader,nounits']
+# The GPU link matrix (read by topology_text.parse_topo_matrix).
+TOPO_ARGS = ['topo', '-m']
 
 # Messages nvidia-smi prints (on stdout) when it cannot give an answer.
 _FAILURES = (
@@ -50,12 +53,57 @@ _NOT_AVAILABLE = ('[N/A]', 'N/A', '[Not Supported]', '[Not Found]', '')
 
 
 class NvidiaSmiError(Exception):
-    """nvidia-smi or NVML gave no usable answer; `reason` is a short machine-readable code."""
+    """nvidia-smi or NVML gave no usable answer; `reason` is a short machine-readable code,
+    `output` what nvidia-smi printed (None when it did not run)."""
 
-    def __init__(self, reason, message):
+    def __init__(self, reason, message, output=None):
         super(NvidiaSmiError, self).__init__(message)
         self.reason = reason
         self.message = message
+        self.output = output
+
+
+def nvidia_smi_runner(module, path='nvidia-smi'):
+    """run(args) -> (rc, stdout, stderr) of `nvidia-smi ARGS` through module.run_command, in the C
+    locale, for read_nvidia_smi and the host topology reader.
+
+    `path` with a slash is taken as it is, else looked up on PATH, then /usr/bin, at the first
+    call; without an executable nvidia-smi, run raises NvidiaSmiError('nvidia_smi_missing').
+    """
+    found = []
+
+    def run(args):
+        if not found:
+            if os.path.sep in path:
+                executable = path if os.access(path, os.X_OK) else None
+            else:
+                executable = module.get_bin_path(path, opt_dirs=['/usr/bin'])
+            if not executable:
+                raise NvidiaSmiError('nvidia_smi_missing', 'nvidia-smi was not found on the host (%s)' % path)
+            found.append(executable)
+        return module.run_command([found[0]] + list(args), environ_update={'LC_ALL': 'C'})
+
+    return run
+
+
+def run_checked(run, args):
+    """stdout of `nvidia-smi ARGS`; NvidiaSmiError (with what it printed) when it exits non-zero."""
+    rc, out, err = run(args)
+    if rc != 0:
+        output = ((out or '') + '\n' + (err or '')).strip()
+        reason, message = classify_failure(output, rc)
+        raise NvidiaSmiError(reason, message, output)
+    return out or ''
+
+
+def read_gpu_list(run):
+    """The GPUs `nvidia-smi --query-gpu` lists (parse_query_gpu's dicts)."""
+    return parse_query_gpu(run_checked(run, QUERY_ARGS))
+
+
+def read_topo_matrix(run):
+    """The text of `nvidia-smi topo -m`."""
+    return run_checked(run, TOPO_ARGS)
 
 
 def classify_failure(output, rc=None):
@@ -204,11 +252,7 @@ def read_nvml(nvml):
 
 def read_nvidia_smi(run):
     """Facts from nvidia-smi; `run(args)` returns (rc, stdout, stderr) of nvidia-smi ARGS."""
-    rc, out, err = run(QUERY_ARGS)
-    if rc != 0:
-        reason, message = classify_failure((out or '') + '\n' + (err or ''), rc)
-        raise NvidiaSmiError(reason, message)
-    gpus = parse_query_gpu(out)
+    gpus = read_gpu_list(run)
     rc, out, err = run([])
     header = parse_header(out) if rc == 0 else {'driver_version': None, 'cuda_version': None}
     driver_version = header['driver_version'] or (gpus[0]['driver_version'] if gpus else None)

@@ -14,8 +14,8 @@ import stat
 import time
 from typing import Any, List, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_paths import make_dirs
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant_spec import SpecError
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import make_dirs
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 
 DEFAULT_LOCK_PATH = "/run/lock/gpulab-tenant.lock"
 
