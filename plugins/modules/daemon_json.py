@@ -151,7 +151,7 @@ def main():
         if module.params["backup"] and result["before_text"] is not None:
             response["backup_file"] = module.backup_local(path)
         try:
-            write_config(path, result["after_text"])
+            write_config(path, result["after_text"], move=module.atomic_move)
         except (IOError, OSError) as exc:
             module.fail_json(msg="cannot write %s: %s" % (path, exc), path=path)
     module.exit_json(**response)

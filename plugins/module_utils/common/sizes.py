@@ -17,20 +17,15 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Optional, Union
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
+
 _POWERS = {"": 0, "b": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5}
 _SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*([A-Za-z]*)\s*$")
 _UNIT_RE = re.compile(r"^(?:([kmgtp])(?:i?b)?|b?)$")
 
 
-class SizeError(ValueError):
+class SizeError(FieldError):
     """A size that cannot be read; the message names the field and the value."""
-
-    def __init__(self, field, value, reason):
-        # type: (str, object, str) -> None
-        self.field = field
-        self.value = value
-        self.reason = reason
-        super(SizeError, self).__init__("%s: %r %s" % (field, value, reason))
 
 
 def parse_size(value, field="size"):

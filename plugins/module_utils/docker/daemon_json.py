@@ -112,10 +112,11 @@ def render(config):
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_config(path, text, mode=0o644):
-    """Write text to path atomically (temporary file in the same directory, then rename).
-
-    Keeps the mode, owner and group of an existing file; a new file gets ``mode``.
+def write_config(path, text, mode=0o644, move=None):
+    """Write text to path atomically: a temporary file in the same directory, fsynced, then moved
+    over the old one by ``move(src, dest)`` (the module's ``atomic_move``, which keeps the old
+    file's mode, owner and SELinux context); without ``move``, a rename that keeps mode and owner.
+    A new file gets ``mode``.
     """
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
@@ -130,12 +131,15 @@ def write_config(path, text, mode=0o644):
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        if stat is not None:
-            os.chmod(tmp, stat.st_mode & 0o7777)
-            os.chown(tmp, stat.st_uid, stat.st_gid)
+        if move is not None:
+            move(tmp, path)
         else:
-            os.chmod(tmp, mode)
-        os.rename(tmp, path)
+            if stat is not None:
+                os.chmod(tmp, stat.st_mode & 0o7777)
+                os.chown(tmp, stat.st_uid, stat.st_gid)
+            os.rename(tmp, path)
+        if stat is None:
+            os.chmod(path, mode)
     except Exception:
         if os.path.exists(tmp):
             os.unlink(tmp)

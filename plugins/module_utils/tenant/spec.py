@@ -19,6 +19,7 @@ import re
 import struct
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
 
 # Docker refuses memory limits under 6 MiB.
@@ -67,15 +68,8 @@ KEY_TYPES = (
 REPLACED_SUFFIX = ".gpulab-replaced"
 
 
-class SpecError(ValueError):
+class SpecError(FieldError):
     """Bad input, found before anything changes. `field` and `value` say what was wrong."""
-
-    def __init__(self, field, value, reason):
-        # type: (str, Any, str) -> None
-        self.field = field
-        self.value = value
-        self.reason = reason
-        super(SpecError, self).__init__("%s: %r %s" % (field, value, reason))
 
 
 class SshKey(object):
