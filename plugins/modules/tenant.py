@@ -96,6 +96,11 @@ options:
         bind mount. See docs/tenant.md, "What the module refuses, and why".
     type: path
     default: /var/lib/gpulab/tenants
+  data_root:
+    description:
+      - Kept for inventories written before O(data_base). A tenant's directory is always C(<data_base>/<name>);
+        a O(data_root) given must be exactly that path, anything else is refused naming it.
+    type: path
   data_mount:
     description: Where the data directory appears inside the container.
     type: str
@@ -302,6 +307,7 @@ ARGUMENT_SPEC = dict(
     ssh_port_range=dict(type="str", default="2200-2999"),
     ssh_bind_address=dict(type="str", default="0.0.0.0"),
     data_base=dict(type="path", default="/var/lib/gpulab/tenants"),
+    data_root=dict(type="path"),
     data_mount=dict(type="str", default="/data"),
     numa_policy=dict(type="str", choices=["strict", "best-effort"], default="strict"),
     topology=dict(type="dict"),

@@ -346,6 +346,9 @@ def validate_spec(params):
     name = _check_name(params.get("name"))
     state = params.get("state") or "present"
     base = check_path("data_base", params.get("data_base") or DEFAULT_DATA_BASE)
+    if params.get("data_root") is not None and check_path("data_root", params["data_root"]) != base + "/" + name:
+        raise SpecError("data_root", params["data_root"], "is not %s/%s: a tenant's data lives only in "
+                        "<data_base>/<name>; set data_base instead" % (base, name))
     lock_path, lock_timeout = _check_lock(params)
     spec = {"name": name, "state": state, "data_base": base, "data_dir": base + "/" + name,
             "lock_path": lock_path, "lock_timeout": lock_timeout,

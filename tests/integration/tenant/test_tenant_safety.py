@@ -251,3 +251,21 @@ def test_purge_removes_a_tree_with_symlinks_without_following_them(docker_client
     listing = subprocess.run(["tar", "-tvzf", result["tenant"]["archive"]], stdout=subprocess.PIPE,
                              universal_newlines=True, check=True).stdout
     assert "to-outside -> %s" % outside in listing
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_data_root_is_only_ever_the_tenants_own_directory(docker_client, tenant_host, alice, state):
+    """data_root stays accepted for older inventories, as exactly <data_base>/<name> and nothing else."""
+    alice_args, precious = alice
+    args = tenant_host("root")
+    for elsewhere in ("/etc", data_dir(alice_args), args["data_base"]):
+        spec = dict(args, data_root=elsewhere) if state == "present" else absent(args, purge=True, data_root=elsewhere)
+        for check in (True, False):
+            refused(run_module(spec, check=check), "data_root", elsewhere)
+    assert open(precious).read() == "three years of work\n"
+    own = dict(args, data_root=data_dir(args))
+    if state == "present":
+        result = run_module(own)
+        assert not result.get("failed") and result["tenant"]["data_dir"] == data_dir(args), result
+    else:
+        assert not run_module(absent(args, purge=True, data_root=data_dir(args))).get("failed")
