@@ -92,7 +92,7 @@ def _cuda(out, nv, s, bad):
     wanted, unreadable = [], []
     for item in s.get("cuda_versions_required") or []:
         text = str(item)
-        tag = text.split(":")[-1] if ":" in text else text
+        tag = text.rsplit(":", maxsplit=1)[-1]
         match = re.match(r"[0-9]+\.[0-9]+", tag)
         (wanted.append(match.group(0)) if match else unreadable.append(text))
     have = nv.get("cuda_version")
