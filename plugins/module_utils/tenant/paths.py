@@ -19,6 +19,7 @@ import os
 import stat
 from typing import Iterable, List, Optional, Tuple
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import inside, overlaps
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 
 # The base may be neither these nor anything inside them.
@@ -30,17 +31,6 @@ SYSTEM_TREES = (
 # The base may lie inside these, but not be one of them (its children are other people's).
 SHARED_DIRS = ("/", "/home", "/mnt", "/media", "/opt", "/raid", "/srv", "/tmp", "/var", "/var/lib", "/var/tmp")
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-
-
-def overlaps(a, b):
-    # type: (str, str) -> bool
-    """True when a equals, contains or lies inside b (both normalised absolute paths)."""
-    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
-
-
-def inside(path, parent):
-    # type: (str, str) -> bool
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def _symlink_or_nondir(path):

@@ -26,9 +26,9 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.disk import (
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import STOP_TIMEOUT, record_summary
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, TenantRecord, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import inside, overlaps
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
-    SYSTEM_TREES, check_base, check_no_overlap, check_tenant_dir, fsync_dir, inside, make_dirs, overlaps,
-    remove_tree)
+    SYSTEM_TREES, check_base, check_no_overlap, check_tenant_dir, fsync_dir, make_dirs, remove_tree)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo
 

@@ -20,6 +20,7 @@ import struct
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import inside
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
 
 # Docker refuses memory limits under 6 MiB.
@@ -210,7 +211,7 @@ def _check_data_mount(value):
     # type: (Any) -> str
     mount = check_path("data_mount", value)
     for tree in CONTAINER_SYSTEM_TREES:
-        if mount == tree or mount.startswith(tree + "/"):
+        if inside(mount, tree):
             raise SpecError("data_mount", value, "is or lies inside %s, which the container's system needs" % tree)
     if mount in CONTAINER_SYSTEM_DIRS:
         raise SpecError("data_mount", value, "would hide the container's own %s" % mount)

@@ -6,8 +6,9 @@ import pytest
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import _set_quota
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import overlaps
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.paths import (
-    check_base, check_no_overlap, make_dirs, overlaps, remove_tree)
+    check_base, check_no_overlap, make_dirs, remove_tree)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, check_path, parse_ssh_key
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo, field_of
 

@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where one normalised absolute path lies relative to another (pure string tests, no I/O)."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+
+def inside(path, parent):
+    # type: (str, str) -> bool
+    """True when `path` is `parent` or lies below it."""
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def overlaps(a, b):
+    # type: (str, str) -> bool
+    """True when a equals, contains or lies inside b."""
+    return inside(a, b) or inside(b, a)
