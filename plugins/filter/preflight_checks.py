@@ -13,9 +13,9 @@ short_description: Turn what gpulab.dgx.preflight read from a host into its list
 version_added: 0.1.0
 author: gpulab.dgx maintainers (@gpulab)
 description:
-  - Takes the readings of the P(gpulab.dgx.preflight#role) role (NVIDIA facts, the Docker version
-    command, the cgroup probe, the kernel, findmnt results) and its settings, and returns every
-    check as C({check, status, detail, line}); status is C(OK), C(INFO), C(WARN) or C(FAIL).
+  - Takes the readings of the P(gpulab.dgx.preflight#role) role (NVIDIA facts, the result of
+    community.docker.docker_host_info, the cgroup probe, the kernel, findmnt results) and its
+    settings, and returns every check as C({check, status, detail, line}); status is C(OK), C(INFO), C(WARN) or C(FAIL).
 options:
   _input:
     description: A dict with C(nvidia), C(docker), C(cgroup2), C(kernel), C(distribution), C(distribution_version),
@@ -115,19 +115,23 @@ def _cuda(out, nv, s, bad):
 
 
 def _docker(out, docker, s):
-    version = (docker.get("stdout") or "").strip()
-    if docker.get("rc", 1) == 0 and version:
+    # community.docker.docker_host_info's result: can_talk_to_docker, host_info, msg.
+    version = str((docker.get("host_info") or {}).get("ServerVersion") or "").strip()
+    if docker.get("can_talk_to_docker") and version:
         if _at_least(version, s["docker_min_version"]):
             out.add("docker", "OK", "Docker Engine %s" % version)
         else:
             out.add("docker", "FAIL", "Docker Engine %s is older than %s (preflight_docker_min_version; --gpus needs "
                     "19.03)" % (version, s["docker_min_version"]))
         return
-    msg = docker.get("msg") or ""
-    why = (docker.get("stderr") or "").strip() or (
-        "the docker command is not installed" if re.search("Error executing command|No such file", msg) else msg)
-    first = why.splitlines()[0] if why.splitlines() else "no output"
-    out.add("docker", "FAIL" if boolean(s["require_docker"]) else "INFO", "no Docker Engine answers (%s)" % first)
+    msg = str(docker.get("msg") or "").strip()
+    if re.search(r"import the required Python library \(requests\)", msg):
+        why = "the host's Python lacks requests (python3-requests), with which Docker's API is read"
+    elif re.search(r"FileNotFoundError|No such file or directory", msg):
+        why = "nothing listens on Docker's socket: Docker is not installed or not running"
+    else:
+        why = msg.splitlines()[0] if msg else "no answer"
+    out.add("docker", "FAIL" if boolean(s["require_docker"]) else "INFO", "no Docker Engine answers (%s)" % why)
 
 
 def _kernel(out, readings, s):

@@ -1,5 +1,5 @@
 """The guard that keeps Docker from being restarted (or its packages changed) under running
-tenants fails closed: a `docker ps` that cannot answer stops the play with the reason; it is
+tenants fails closed: a Docker API that cannot answer stops the play with the reason; it is
 never read as "no tenants". Run through ansible-playbook against the host's real dockerd."""
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ def test_a_host_without_docker_has_no_tenants(tmp_path):
         for name in os.listdir(directory) if os.path.isdir(directory) else []:
             if name != "docker" and not (bin_dir / name).exists():
                 (bin_dir / name).symlink_to(os.path.join(directory, name))
-    result = run_guard(PATH=f"{BIN}{os.pathsep}{bin_dir}")
+    # No Docker answers either: the missing CLI, not an empty answer, is what makes it "no tenants".
+    result = run_guard(PATH=f"{BIN}{os.pathsep}{bin_dir}", DOCKER_HOST="unix://%s/no-such.sock" % tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tenants=[]" in result.stdout

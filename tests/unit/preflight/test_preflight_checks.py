@@ -1,5 +1,5 @@
 """The preflight role's verdicts (filter gpulab.dgx.preflight_checks), from readings as its tasks
-register them: nvidia_facts' result, `docker version`, the cgroup probe, facts and findmnt."""
+register them: nvidia_facts' result, docker_host_info's, the cgroup probe, facts and findmnt."""
 import json
 
 import pytest
@@ -27,10 +27,20 @@ def findmnt(path, fstype="xfs", options="rw,relatime,prjquota", avail=512 * 1024
     return {"item": want, "rc": 0, "stdout": json.dumps({"filesystems": [fs]})}
 
 
+def host_info(version):
+    return {"can_talk_to_docker": True, "host_info": {"ServerVersion": version, "Driver": "overlay2"}}
+
+
+NO_SOCKET = ("Error connecting: Error while fetching server API version: ('Connection aborted.', "
+             "FileNotFoundError(2, 'No such file or directory'))")
+NO_REQUESTS = ("Failed to import the required Python library (requests) on dgx01's Python /usr/bin/python3. "
+               "Please read the module documentation and install it in the appropriate location.")
+
+
 def readings(**over):
     base = {"nvidia": {"available": True, "gpus": gpus(), "gpu_count": 8, "source": "nvml", "driver_version": "535.104.05",
                        "cuda_version": "12.2"},
-            "docker": {"rc": 0, "stdout": "24.0.7", "stderr": ""}, "cgroup2": True, "kernel": "5.15.0-91-generic",
+            "docker": host_info("24.0.7"), "cgroup2": True, "kernel": "5.15.0-91-generic",
             "distribution": "Ubuntu", "distribution_version": "22.04",
             "findmnt": [findmnt("/raid")],
             "settings": dict(SETTINGS)}
@@ -92,11 +102,15 @@ def test_cuda_versions(wanted, status, text):
 
 
 @pytest.mark.parametrize("docker,require,line", [
-    ({"rc": 0, "stdout": "18.09.1"}, False, "FAIL docker: Docker Engine 18.09.1 is older than 19.03"),
-    ({"rc": 2, "stdout": "", "msg": "Error executing command."}, False,
-     "INFO docker: no Docker Engine answers (the docker command is not installed)"),
-    ({"rc": 1, "stdout": "", "stderr": "Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\nmore"},
-     True, "FAIL docker: no Docker Engine answers (Cannot connect to the Docker daemon at unix:///var/run/docker.sock.)"),
+    (host_info("18.09.1"), False, "FAIL docker: Docker Engine 18.09.1 is older than 19.03"),
+    (host_info("26.1.5+dfsg1"), True, "OK   docker: Docker Engine 26.1.5+dfsg1"),
+    ({"can_talk_to_docker": False, "msg": NO_SOCKET}, False,
+     "INFO docker: no Docker Engine answers (nothing listens on Docker's socket"),
+    ({"can_talk_to_docker": False, "msg": NO_REQUESTS}, True,
+     "FAIL docker: no Docker Engine answers (the host's Python lacks requests (python3-requests)"),
+    ({"can_talk_to_docker": False, "msg": "Error connecting: permission denied\nmore"}, True,
+     "FAIL docker: no Docker Engine answers (Error connecting: permission denied)"),
+    ({"can_talk_to_docker": True, "host_info": {}}, True, "FAIL docker: no Docker Engine answers (no answer)"),
 ])
 def test_docker(docker, require, line):
     checks = preflight_checks(readings(docker=docker, settings=dict(SETTINGS, require_docker=require)))
