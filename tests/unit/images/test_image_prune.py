@@ -5,11 +5,9 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import json
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import plan_prune
 from ansible_collections.gpulab.dgx.plugins.modules import image_prune
 
@@ -142,25 +140,22 @@ class FakeEngine(object):
             del self.all[image["Id"]]
 
 
-def run(monkeypatch, capsys, engine, args, check_mode=False, diff=False):
-    monkeypatch.setattr(image_prune, "docker", type("DockerDouble", (), {"APIClient": engine}))
-    # The module reaches Docker through the collection's one client factory: hand it the double.
-    monkeypatch.setattr(image_prune, "connect",
-                        lambda base_url, timeout, low_level: engine(base_url=base_url, timeout=timeout))
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            image_prune.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+@pytest.fixture
+def run(monkeypatch, run_module):
+    """run(engine, args) -> (exit code, result), through the shared in-process runner (tests/unit/conftest.py)."""
+    def _run(engine, args, check_mode=False, diff=False):
+        monkeypatch.setattr(image_prune, "docker", type("DockerDouble", (), {"APIClient": engine}))
+        # The module reaches Docker through the collection's one client factory: hand it the double.
+        monkeypatch.setattr(image_prune, "connect",
+                            lambda base_url, timeout, low_level: engine(base_url=base_url, timeout=timeout))
+        result = run_module(image_prune, args, check=check_mode, diff=diff)
+        return (1 if result["failed"] else 0), result
+    return _run
 
 
-def test_module_check_mode_reports_and_removes_nothing(monkeypatch, capsys):
+def test_module_check_mode_reports_and_removes_nothing(run):
     engine = FakeEngine(ALL, TOP, [ctr("t1", "sha256:a")])
-    code, result = run(monkeypatch, capsys, engine, {}, check_mode=True, diff=True)
+    code, result = run(engine, {}, check_mode=True, diff=True)
     assert code == 0
     assert result["changed"] is True
     assert [r["id"] for r in result["removed"]][:2] == ["sha256:c", "sha256:b"]
@@ -169,19 +164,19 @@ def test_module_check_mode_reports_and_removes_nothing(monkeypatch, capsys):
     assert "t/tenant:b" in result["diff"]["before"] and "t/tenant:b" not in result["diff"]["after"]
 
 
-def test_module_removes_in_order_then_is_idempotent(monkeypatch, capsys):
+def test_module_removes_in_order_then_is_idempotent(run):
     engine = FakeEngine(ALL, TOP, [], refuse=())
-    code, result = run(monkeypatch, capsys, engine, {"keep": ["t/tenant:a", "missing/ref:1"]})
+    code, result = run(engine, {"keep": ["t/tenant:a", "missing/ref:1"]})
     assert code == 0 and result["changed"] is True
     assert engine.calls == ["t/tenant:c", "t/tenant:b", "sha256:d"]
     assert "sha256:b" not in engine.all and "sha256:a" in engine.all
-    code, again = run(monkeypatch, capsys, engine, {"keep": ["t/tenant:a"]})
+    code, again = run(engine, {"keep": ["t/tenant:a"]})
     assert code == 0 and again["changed"] is False and again["removed"] == []
 
 
-def test_module_fails_naming_the_image_docker_refused(monkeypatch, capsys):
+def test_module_fails_naming_the_image_docker_refused(run):
     engine = FakeEngine(ALL, TOP, [], refuse={"t/tenant:b"})
-    code, result = run(monkeypatch, capsys, engine, {})
+    code, result = run(engine, {})
     assert code == 1
     assert result["failed"] is True
     assert "t/tenant:b" in result["msg"] and "conflict" in result["msg"]
