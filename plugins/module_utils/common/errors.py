@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one error of bad input: which field, which value, what is wrong with it."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Any
 
@@ -13,8 +12,7 @@ from typing import Any
 class FieldError(ValueError):
     """Bad input, found before anything changes. The message reads `<field>: <value> <reason>`."""
 
-    def __init__(self, field, value, reason):
-        # type: (str, Any, str) -> None
+    def __init__(self, field: str, value: Any, reason: str) -> None:
         self.field = field
         self.value = value
         self.reason = reason

@@ -4,17 +4,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Where one normalised absolute path lies relative to another (pure string tests, no I/O)."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 
-def inside(path, parent):
-    # type: (str, str) -> bool
+def inside(path: str, parent: str) -> bool:
     """True when `path` is `parent` or lies below it."""
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def overlaps(a, b):
-    # type: (str, str) -> bool
+def overlaps(a: str, b: str) -> bool:
     """True when a equals, contains or lies inside b."""
     return inside(a, b) or inside(b, a)

@@ -10,8 +10,7 @@ Units are case-insensitive; a bare number (or the unit B) is bytes. Fractions ar
 ("1.5T") and rounded down to whole bytes. Anything else is rejected, naming the value.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
@@ -28,8 +27,7 @@ class SizeError(FieldError):
     """A size that cannot be read; the message names the field and the value."""
 
 
-def parse_size(value, field="size"):
-    # type: (Union[str, int, float, None], str) -> int
+def parse_size(value: Union[str, int, float, None], field: str = "size") -> int:
     """Return the number of bytes that `value` stands for; raise SizeError naming `field` and value."""
     if isinstance(value, bool) or value is None:
         raise SizeError(field, value, "is not a size (use e.g. 128G, 512GiB, 1.5T, 100M)")
@@ -56,8 +54,7 @@ def parse_size(value, field="size"):
     return int(amount)
 
 
-def format_size(num_bytes):
-    # type: (Optional[int]) -> str
+def format_size(num_bytes: Optional[int]) -> str:
     """Print bytes in the largest binary unit that divides them ("128G", "1536M", "100B")."""
     if num_bytes is None:
         return ""
@@ -68,8 +65,7 @@ def format_size(num_bytes):
     return "%dB" % num_bytes
 
 
-def human_size(num_bytes):
-    # type: (int) -> str
+def human_size(num_bytes: int) -> str:
     """Print bytes rounded to one decimal in the largest fitting binary unit ("1.5G")."""
     amount = float(num_bytes)
     for suffix in ("B", "K", "M", "G", "T"):

@@ -6,8 +6,7 @@
 DOCKER_HOST, else the local socket), the timeout, API version negotiation, and a failure to
 connect turned into a message that names the daemon."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 from typing import Any, Optional
@@ -18,20 +17,17 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 class DockerUnreachable(Exception):
     """The daemon could not be reached (or the address is malformed)."""
 
-    def __init__(self, base_url, reason):
-        # type: (str, str) -> None
+    def __init__(self, base_url: str, reason: str) -> None:
         self.base_url = base_url
         self.reason = reason
         super(DockerUnreachable, self).__init__("%s cannot be reached: %s" % (base_url, reason))
 
 
-def resolve_host(docker_host=None):
-    # type: (Optional[str]) -> str
+def resolve_host(docker_host: Optional[str] = None) -> str:
     return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
-def connect(docker_host=None, timeout=120, low_level=False):
-    # type: (Optional[str], int, bool) -> Any
+def connect(docker_host: Optional[str] = None, timeout: int = 120, low_level: bool = False) -> Any:
     """A Docker SDK client (DockerClient, or APIClient with low_level) for the resolved daemon."""
     import docker  # the modules report a missing SDK themselves, before they get here
     base_url = resolve_host(docker_host)

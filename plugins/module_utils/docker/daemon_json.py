@@ -9,8 +9,7 @@ The merge follows JSON Merge Patch (RFC 7396): dicts merge recursively, any othe
 All functions here are pure except :func:`read_config` and :func:`write_config`.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import copy
 import json

@@ -19,8 +19,7 @@ ancestors than its base, so ordering by ancestor count, descending, removes deri
 before the images they were built from.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 BASE_ID_LABEL = "gpulab.base-id"
 

@@ -8,8 +8,7 @@ persistence mode and the visible GPUs, from NVML (pynvml) or from nvidia-smi's t
 The parsing functions are pure (text in, data out) so they can be tested on real outputs.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import re

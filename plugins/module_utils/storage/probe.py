@@ -15,8 +15,7 @@ The human descriptions are the ones the role's refusal messages have always show
 ``gpt partition table``, ``partition /dev/sdb1 (ext4)``, ``mounted at /mnt``.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import os
@@ -36,14 +35,13 @@ class StorageProbeError(Exception):
 
 # ---- pure parsers -----------------------------------------------------------------------------
 
-def parse_export(text):
-    # type: (str) -> Dict[str, str]
+def parse_export(text: str) -> Dict[str, str]:
     """Parse KEY=VALUE lines (``blkid -o export``, ``mdadm --detail --export``).
 
     Lines without ``=`` are ignored; a value keeps everything after the first ``=``.
     Empty output (blkid's rc 2: no signature) gives ``{}``.
     """
-    result = {}  # type: Dict[str, str]
+    result: Dict[str, str] = {}
     for line in text.splitlines():
         if "=" not in line:
             continue
@@ -52,16 +50,14 @@ def parse_export(text):
     return result
 
 
-def parse_md_members(text):
-    # type: (str) -> List[str]
+def parse_md_members(text: str) -> List[str]:
     """Return the member devices of ``mdadm --detail --export`` (``MD_DEVICE_*_DEV=`` values),
     in the order mdadm lists them."""
     return [MD_MEMBER_RE.sub("", line, count=1)
             for line in text.splitlines() if MD_MEMBER_RE.match(line)]
 
 
-def parse_lsblk_tree(text):
-    # type: (str) -> Dict[str, Any]
+def parse_lsblk_tree(text: str) -> Dict[str, Any]:
     """Return the first device of ``lsblk --json`` output (with its ``children``), or ``{}``.
 
     Raises StorageProbeError when the text is not lsblk's JSON.
@@ -76,27 +72,23 @@ def parse_lsblk_tree(text):
     return devices[0]
 
 
-def tree_children(tree):
-    # type: (Dict[str, Any]) -> List[Dict[str, Any]]
+def tree_children(tree: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The direct children (partitions, holders) of an lsblk device."""
     return list(tree.get("children") or [])
 
 
-def parse_xfs_ftype(text):
-    # type: (str) -> Optional[int]
+def parse_xfs_ftype(text: str) -> Optional[int]:
     """The ``ftype=`` value of ``xfs_info`` output, or None when it is not there."""
     match = FTYPE_RE.search(text)
     return int(match.group(1)) if match else None
 
 
-def parse_lines(text):
-    # type: (str) -> List[str]
+def parse_lines(text: str) -> List[str]:
     """Non-empty output lines (``findmnt --list --output TARGET``: one mount point a line)."""
     return [line for line in text.rstrip("\r\n").splitlines() if line.strip()]
 
 
-def parse_mount_point(text):
-    # type: (str) -> Dict[str, Any]
+def parse_mount_point(text: str) -> Dict[str, Any]:
     """Parse ``findmnt --noheadings --output SOURCE,MAJ:MIN --mountpoint P``.
 
     ``source`` is the first word of the last line, ``majmin`` its last word (what the role
@@ -113,10 +105,9 @@ def parse_mount_point(text):
 
 # ---- pure descriptions ------------------------------------------------------------------------
 
-def describe_member(signature, tree):
-    # type: (Dict[str, str], Dict[str, Any]) -> List[str]
+def describe_member(signature: Dict[str, str], tree: Dict[str, Any]) -> List[str]:
     """What an array member holds, in the words of the role's refusal message."""
-    found = []  # type: List[str]
+    found: List[str] = []
     fstype = signature.get("TYPE")
     if fstype == "linux_raid_member":
         found.append("linux_raid_member (array UUID %s)" % signature.get("UUID", "?"))
@@ -132,16 +123,14 @@ def describe_member(signature, tree):
     return found
 
 
-def member_mounted(tree):
-    # type: (Dict[str, Any]) -> bool
+def member_mounted(tree: Dict[str, Any]) -> bool:
     """Whether the device or one of its direct children is mounted."""
     return bool(tree.get("mountpoint")) or any(c.get("mountpoint") for c in tree_children(tree))
 
 
-def describe_device(signature, ftype, children):
-    # type: (Dict[str, str], Optional[int], List[str]) -> List[str]
+def describe_device(signature: Dict[str, str], ftype: Optional[int], children: List[str]) -> List[str]:
     """What the filesystem device holds, in the words of the role's refusal message."""
-    found = []  # type: List[str]
+    found: List[str] = []
     fstype = signature.get("TYPE")
     if fstype is not None:
         text = "%s filesystem" % fstype
@@ -157,8 +146,7 @@ def describe_device(signature, ftype, children):
     return found
 
 
-def device_ready(signature, ftype, children):
-    # type: (Dict[str, str], Optional[int], List[str]) -> bool
+def device_ready(signature: Dict[str, str], ftype: Optional[int], children: List[str]) -> bool:
     """Whether the device can be used as it is: xfs with ftype=1, no partition table, no
     partitions. Anything else gets formatted (when confirmed) or refused."""
     return (signature.get("TYPE") == "xfs" and ftype == 1
@@ -170,16 +158,13 @@ def device_ready(signature, ftype, children):
 class Host(object):
     """How the inspection reaches the host; the module passes its run_command/get_bin_path."""
 
-    def which(self, name):
-        # type: (str) -> Optional[str]
+    def which(self, name: str) -> Optional[str]:
         raise NotImplementedError
 
-    def run(self, argv):
-        # type: (List[str]) -> Tuple[int, str, str]
+    def run(self, argv: List[str]) -> Tuple[int, str, str]:
         raise NotImplementedError
 
-    def stat(self, path):
-        # type: (str) -> Tuple[bool, bool]
+    def stat(self, path: str) -> Tuple[bool, bool]:
         """(exists, is_block), following links."""
         try:
             mode = os.stat(path).st_mode
@@ -187,26 +172,22 @@ class Host(object):
             return False, False
         return True, stat.S_ISBLK(mode)
 
-    def realpath(self, path):
-        # type: (str) -> str
+    def realpath(self, path: str) -> str:
         return os.path.realpath(path)
 
 
-def _tool(host, name):
-    # type: (Host, str) -> str
+def _tool(host: Host, name: str) -> str:
     path = host.which(name)
     if not path:
         raise StorageProbeError("%s not found on the host (it comes with util-linux)" % name)
     return path
 
 
-def _failed(argv, rc, err):
-    # type: (List[str], int, str) -> StorageProbeError
+def _failed(argv: List[str], rc: int, err: str) -> StorageProbeError:
     return StorageProbeError("%s failed (rc %d): %s" % (" ".join(argv), rc, err.strip()))
 
 
-def _output(host, argv, ok_rc=(0,)):
-    # type: (Host, List[str], Tuple[int, ...]) -> str
+def _output(host: Host, argv: List[str], ok_rc: Tuple[int, ...] = (0,)) -> str:
     """ARGV's standard output; fails naming the command when it exits outside OK_RC."""
     rc, out, err = host.run(argv)
     if rc not in ok_rc:
@@ -214,28 +195,24 @@ def _output(host, argv, ok_rc=(0,)):
     return out
 
 
-def read_signature(host, path):
-    # type: (Host, str) -> Dict[str, str]
+def read_signature(host: Host, path: str) -> Dict[str, str]:
     """``blkid -p -o export PATH`` as a dict; ``{}`` for a blank device (rc 2)."""
     return parse_export(_output(host, [_tool(host, "blkid"), "-p", "-o", "export", path], BLKID_OK_RC))
 
 
-def read_tree(host, path):
-    # type: (Host, str) -> Dict[str, Any]
+def read_tree(host: Host, path: str) -> Dict[str, Any]:
     """The lsblk tree (NAME, TYPE, FSTYPE, MOUNTPOINT, children) of PATH."""
     argv = [_tool(host, "lsblk"), "--json", "--paths", "-o", "NAME,TYPE,FSTYPE,MOUNTPOINT", path]
     return parse_lsblk_tree(_output(host, argv))
 
 
-def read_majmin(host, path):
-    # type: (Host, str) -> str
+def read_majmin(host: Host, path: str) -> str:
     """The device's MAJ:MIN as lsblk prints it, trimmed (e.g. ``259:3``)."""
     argv = [_tool(host, "lsblk"), "--nodeps", "--noheadings", "--output", "MAJ:MIN", path]
     return _output(host, argv).strip()
 
 
-def _optional_output(host, name, args):
-    # type: (Host, str, List[str]) -> Tuple[Optional[int], str]
+def _optional_output(host: Host, name: str, args: List[str]) -> Tuple[Optional[int], str]:
     """(rc, stdout) of a tool whose failure only means "nothing there"; (None, '') when the
     tool is not installed."""
     path = host.which(name)
@@ -245,8 +222,7 @@ def _optional_output(host, name, args):
     return rc, out
 
 
-def inspect_member(host, path):
-    # type: (Host, str) -> Dict[str, Any]
+def inspect_member(host: Host, path: str) -> Dict[str, Any]:
     """Everything the role needs about one array member. A path that is not a block device is
     reported (exists/is_block) but not probed."""
     exists, is_block = host.stat(path)
@@ -276,8 +252,7 @@ def inspect_member(host, path):
     return info
 
 
-def inspect_md(host, device):
-    # type: (Host, str) -> Dict[str, Any]
+def inspect_md(host: Host, device: str) -> Dict[str, Any]:
     """``mdadm --detail --export DEVICE``: active when mdadm is installed and exits 0."""
     rc, out = _optional_output(host, "mdadm", ["--detail", "--export", device])
     active = rc == 0
@@ -288,8 +263,7 @@ def inspect_md(host, device):
     }
 
 
-def inspect_device(host, path, probe=True):
-    # type: (Host, str, bool) -> Dict[str, Any]
+def inspect_device(host: Host, path: str, probe: bool = True) -> Dict[str, Any]:
     """The filesystem device: existence, numbers and, with probe and when it is a block
     device, its signature, partitions, mounts, xfs ftype, description and readiness."""
     exists, is_block = host.stat(path)
@@ -312,7 +286,7 @@ def inspect_device(host, path, probe=True):
     children = [c.get("name") for c in tree_children(read_tree(host, path))]
     dummy, mounts = _optional_output(
         host, "findmnt", ["--noheadings", "--list", "--output", "TARGET", "--source", path])
-    ftype = None  # type: Optional[int]
+    ftype: Optional[int] = None
     if signature.get("TYPE") == "xfs":
         dummy, geometry = _optional_output(host, "xfs_info", [path])
         ftype = parse_xfs_ftype(geometry)
@@ -328,8 +302,7 @@ def inspect_device(host, path, probe=True):
     return info
 
 
-def inspect_mount_point(host, path):
-    # type: (Host, str) -> Dict[str, Any]
+def inspect_mount_point(host: Host, path: str) -> Dict[str, Any]:
     """What is mounted at PATH (findmnt's SOURCE and MAJ:MIN), with findmnt's raw output."""
     dummy, out = _optional_output(
         host, "findmnt", ["--noheadings", "--output", "SOURCE,MAJ:MIN", "--mountpoint", path])
@@ -338,11 +311,10 @@ def inspect_mount_point(host, path):
     return result
 
 
-def inspect(host, devices, device=None, mount_point=None, probe_device=True):
-    # type: (Host, List[str], Optional[str], Optional[str], bool) -> Dict[str, Any]
+def inspect(host: Host, devices: List[str], device: Optional[str] = None, mount_point: Optional[str] = None, probe_device: bool = True) -> Dict[str, Any]:
     """Read everything at once: members (by the path given), the md array and the filesystem
     device (when device is given) and the mount point (when given)."""
-    result = {}  # type: Dict[str, Any]
+    result: Dict[str, Any] = {}
     result["members"] = dict((path, inspect_member(host, path)) for path in devices)
     if device:
         result["md"] = inspect_md(host, device)

@@ -5,8 +5,7 @@
 """A tenant's GPUs and CPUs: keep what it holds while still valid, place only when it is new
 or its request (GPU count, CPU count, NUMA policy) changed."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -20,8 +19,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import T
 class Allocation(object):
     """The GPUs (topology indices and the IDs Docker is given) and CPUs a tenant holds."""
 
-    def __init__(self, gpu_indices, gpu_ids, cpus, mems, placed, notes=None, numa_local=True):
-        # type: (List[int], List[str], List[int], List[int], bool, Optional[List[str]], bool) -> None
+    def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], mems: List[int], placed: bool, notes: Optional[List[str]] = None, numa_local: bool = True) -> None:
         self.gpu_indices = gpu_indices
         self.gpu_ids = gpu_ids
         self.cpus = cpus
@@ -32,12 +30,11 @@ class Allocation(object):
         self.numa_local = numa_local
 
 
-def gpu_ids(topology):
-    # type: (Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]
+def gpu_ids(topology: Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]:
     """GPU index -> Docker device ID (the UUID when the topology has one, else the index), and
     back (from UUIDs and from index text, so containers made either way are read back)."""
-    to_id = {}  # type: Dict[int, str]
-    to_index = {}  # type: Dict[str, int]
+    to_id: Dict[int, str] = {}
+    to_index: Dict[str, int] = {}
     for gpu in topology.get("gpus") or []:
         index = int(gpu["index"])
         uuid = gpu.get("uuid") or ""
@@ -48,20 +45,18 @@ def gpu_ids(topology):
     return to_id, to_index
 
 
-def cpu_nodes(topology):
-    # type: (Dict[str, Any]) -> Dict[int, int]
-    nodes = {}  # type: Dict[int, int]
+def cpu_nodes(topology: Dict[str, Any]) -> Dict[int, int]:
+    nodes: Dict[int, int] = {}
     for node, info in (topology.get("numa_nodes") or {}).items():
         for cpu in info.get("cpus") or []:
             nodes[int(cpu)] = int(node)
     return nodes
 
 
-def held_by(records, to_index):
-    # type: (List[TenantRecord], Dict[str, int]) -> Tuple[Set[int], Set[int]]
+def held_by(records: List[TenantRecord], to_index: Dict[str, int]) -> Tuple[Set[int], Set[int]]:
     """GPU indices and CPUs other tenants hold (recorded allocation and live HostConfig both)."""
-    gpus = set()  # type: Set[int]
-    cpus = set()  # type: Set[int]
+    gpus: Set[int] = set()
+    cpus: Set[int] = set()
     for record in records:
         for gid in record.gpu_ids:
             if gid in to_index:
@@ -71,8 +66,7 @@ def held_by(records, to_index):
     return gpus, cpus
 
 
-def allocate(spec, current, others, topology, place_fn=place):
-    # type: (TenantSpec, Optional[TenantRecord], List[TenantRecord], Dict[str, Any], Any) -> Allocation
+def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[TenantRecord], topology: Dict[str, Any], place_fn: Any = place) -> Allocation:
     try:
         check_topology(topology)
     except TopologyError as exc:
@@ -84,7 +78,7 @@ def allocate(spec, current, others, topology, place_fn=place):
     all_gpus = set(to_id)
     all_cpus = set(node_of)
 
-    mine_gpus = []  # type: List[int]
+    mine_gpus: List[int] = []
     mine_valid = False
     if current is not None:
         mapped = [to_index.get(g) for g in current.gpu_ids]
@@ -106,12 +100,12 @@ def allocate(spec, current, others, topology, place_fn=place):
         raise SpecError("cpus", spec.cpus, "is more than the %d free of the host's %d CPUs (%s free)"
                         % (len(free_cpus), len(all_cpus), format_cpuset(free_cpus) or "none"))
 
-    attempts = []  # type: List[Set[int]]
+    attempts: List[Set[int]] = []
     if mine_gpus and spec.gpus and spec.gpus <= len(mine_gpus):
         # Keep the GPUs it holds: offer placement only those (a subset when it asks for fewer).
         attempts.append(all_gpus - set(mine_gpus))
     attempts.append(used_gpus)
-    error = None  # type: Optional[PlacementError]
+    error: Optional[PlacementError] = None
     for used in attempts:
         try:
             result = place_fn(topology, spec.gpus, spec.cpus, used_gpus=sorted(used),

@@ -6,8 +6,7 @@
 difference, check everything, then act (outside check mode only). What a failing run changed is
 undone (tenant_undo); removal and purge live in tenant_remove."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 from typing import Any, Callable, Dict, List, Optional
@@ -35,23 +34,20 @@ RunCommand = Callable[[List[str]], Any]
 class Outcome(object):
     """What the module returns: changed, the tenant, the actions taken (or that would be), diff."""
 
-    def __init__(self):
-        # type: () -> None
+    def __init__(self) -> None:
         self.changed = False
-        self.actions = []  # type: List[str]
-        self.tenant = {}  # type: Dict[str, Any]
-        self.before = {}  # type: Dict[str, Any]
-        self.after = {}  # type: Dict[str, Any]
-        self.warnings = []  # type: List[str]
+        self.actions: List[str] = []
+        self.tenant: Dict[str, Any] = {}
+        self.before: Dict[str, Any] = {}
+        self.after: Dict[str, Any] = {}
+        self.warnings: List[str] = []
 
-    def act(self, action):
-        # type: (str) -> None
+    def act(self, action: str) -> None:
         self.changed = True
         self.actions.append(action)
 
 
-def name_taken(ledger, name):
-    # type: (Ledger, str) -> None
+def name_taken(ledger: Ledger, name: str) -> None:
     attrs = ledger.by_container_name.get(name)
     if attrs is not None:
         labels = (attrs.get("Config") or {}).get("Labels") or {}
@@ -60,8 +56,7 @@ def name_taken(ledger, name):
                             % (attrs.get("Id") or "")[:12])
 
 
-def _resolve_image(client, image):
-    # type: (Any, str) -> Any
+def _resolve_image(client: Any, image: str) -> Any:
     try:
         return client.images.get(image)
     except Exception as exc:  # docker.errors.ImageNotFound; the SDK may be missing in unit tests
@@ -71,8 +66,7 @@ def _resolve_image(client, image):
         raise
 
 
-def _disk_plan(spec, info, others, current, outcome):
-    # type: (TenantSpec, Dict[str, Any], List[TenantRecord], Optional[TenantRecord], Outcome) -> Any
+def _disk_plan(spec: TenantSpec, info: Dict[str, Any], others: List[TenantRecord], current: Optional[TenantRecord], outcome: Outcome) -> Any:
     """(storage size, quota project, data mount point) for the disk limit, or why it cannot be."""
     if not spec.disk:
         return None, None, None
@@ -96,8 +90,7 @@ def _disk_plan(spec, info, others, current, outcome):
     return None, None, None
 
 
-def _check_memory(spec, info, others):
-    # type: (TenantSpec, Dict[str, Any], List[TenantRecord]) -> None
+def _check_memory(spec: TenantSpec, info: Dict[str, Any], others: List[TenantRecord]) -> None:
     total = int(info.get("MemTotal") or 0)
     held = sum(r.memory for r in others)
     if total and (spec.memory or 0) > total - held:
@@ -106,8 +99,7 @@ def _check_memory(spec, info, others):
                                                      human_size(held)))
 
 
-def _recover_leftover(client, ledger, name, check_mode, outcome):
-    # type: (Any, Ledger, str, bool, Outcome) -> Ledger
+def _recover_leftover(client: Any, ledger: Ledger, name: str, check_mode: bool, outcome: Outcome) -> Ledger:
     """Finish a re-creation that a crash interrupted: drop the parked container when the tenant
     has its new one, else put the parked one back. Either is a change, reported as one."""
     parked = ledger.leftovers.get(name)
@@ -129,8 +121,7 @@ def _recover_leftover(client, ledger, name, check_mode, outcome):
     return ledger
 
 
-def _check_data_dir(spec, ledger, current):
-    # type: (TenantSpec, Ledger, Optional[TenantRecord]) -> None
+def _check_data_dir(spec: TenantSpec, ledger: Ledger, current: Optional[TenantRecord]) -> None:
     """The tenant's directory is <data_base>/<name>, confined and apart from everyone else's."""
     check_base("data_base", spec.data_base)
     check_tenant_dir("data_base", spec.data_dir)
@@ -141,8 +132,7 @@ def _check_data_dir(spec, ledger, current):
     check_no_overlap("data_base", spec.data_dir, ledger.data_dirs_of_others(spec.name), ledger.foreign_mounts)
 
 
-def _check_network(client, name):
-    # type: (Any, str) -> None
+def _check_network(client: Any, name: str) -> None:
     try:
         network = client.networks.get(name)
     except Exception as exc:  # docker.errors.NotFound
@@ -154,8 +144,7 @@ def _check_network(client, name):
         raise SpecError("network", name, "uses the %s driver, which cannot publish SSH" % driver)
 
 
-def _host_cpus(path="/sys/devices/system/cpu/online"):
-    # type: (str) -> Optional[List[int]]
+def _host_cpus(path: str = "/sys/devices/system/cpu/online") -> Optional[List[int]]:
     try:
         with open(path) as handle:
             return parse_cpuset(handle.read().strip())
@@ -163,8 +152,7 @@ def _host_cpus(path="/sys/devices/system/cpu/online"):
         return None
 
 
-def _check_cpus_exist(cpuset):
-    # type: (str) -> None
+def _check_cpus_exist(cpuset: str) -> None:
     online = _host_cpus()
     if online is None or not cpuset:
         return
@@ -174,8 +162,7 @@ def _check_cpus_exist(cpuset):
                         "(%s); give the host's own topology" % (format_cpuset(missing), format_cpuset(online)))
 
 
-def _plan_present(client, spec, topology_source, check_mode, outcome):
-    # type: (Any, TenantSpec, Callable[[], Dict[str, Any]], bool, Outcome) -> Dict[str, Any]
+def _plan_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], check_mode: bool, outcome: Outcome) -> Dict[str, Any]:
     """Everything a present run needs, read and checked; nothing changed yet (but a parked leftover)."""
     info = client.info()
     ledger = _recover_leftover(client, read_ledger(client), spec.name, check_mode, outcome)
@@ -197,8 +184,7 @@ def _plan_present(client, spec, topology_source, check_mode, outcome):
             "storage_size": storage_size, "quota_project": quota_project, "quota_mount": quota_mount}
 
 
-def _set_quota(plan, spec, run_command, undo):
-    # type: (Dict[str, Any], TenantSpec, RunCommand, Undo) -> None
+def _set_quota(plan: Dict[str, Any], spec: TenantSpec, run_command: RunCommand, undo: Undo) -> None:
     pid, mount, current = plan["quota_project"], plan["quota_mount"], plan["current"]
     for argv in quota_set_commands(mount, spec.data_dir, pid, spec.disk or 0):
         run_command(argv)
@@ -211,8 +197,7 @@ def _set_quota(plan, spec, run_command, undo):
                  lambda: [run_command(a) for a in quota_clear_commands(mount, spec.data_dir, pid)])
 
 
-def _recreate(client, current, desired, undo):
-    # type: (Any, TenantRecord, Desired, Undo) -> Any
+def _recreate(client: Any, current: TenantRecord, desired: Desired, undo: Undo) -> Any:
     """Park the old container, start the new one; the old one is removed only once all went well."""
     old = client.containers.get(current.id)
     if current.running:
@@ -225,8 +210,7 @@ def _recreate(client, current, desired, undo):
     return new, old
 
 
-def _apply_present(client, spec, plan, run_command, outcome, undo):
-    # type: (Any, TenantSpec, Dict[str, Any], RunCommand, Outcome, Undo) -> str
+def _apply_present(client: Any, spec: TenantSpec, plan: Dict[str, Any], run_command: RunCommand, outcome: Outcome, undo: Undo) -> str:
     current, desired, update = plan["current"], plan["desired"], plan["update"]
     container_id = current.id if current is not None else ""
     if "mkdir" in outcome.actions:
@@ -259,8 +243,7 @@ def _apply_present(client, spec, plan, run_command, outcome, undo):
     return container_id
 
 
-def fail_after_changes(exc, undo, lock, default_field, default_value):
-    # type: (Exception, Undo, HostLock, str, Any) -> Exception
+def fail_after_changes(exc: Exception, undo: Undo, lock: HostLock, default_field: str, default_value: Any) -> Exception:
     """Undo what the run changed; the exception to raise, naming the option and what was undone."""
     undone, failed = undo.run()
     undone.extend("removed lock file or directory %s" % p for p in lock.discard())
@@ -274,8 +257,7 @@ def fail_after_changes(exc, undo, lock, default_field, default_value):
                      % message, undone, failed)
 
 
-def ensure_present(client, spec, topology_source, run_command, check_mode, lock):
-    # type: (Any, TenantSpec, Callable[[], Dict[str, Any]], RunCommand, bool, HostLock) -> Outcome
+def ensure_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand, check_mode: bool, lock: HostLock) -> Outcome:
     outcome = Outcome()
     undo = Undo()
     with lock:

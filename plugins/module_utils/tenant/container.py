@@ -5,8 +5,7 @@
 """The tenant container as it should be (Desired), how it differs from the one Docker has,
 and the Docker SDK calls that make, update and replace it."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import hashlib
 import json
@@ -34,8 +33,7 @@ STOP_TIMEOUT = 10
 class Desired(object):
     """Everything the tenant container should be; `spec_hash` covers what needs a re-creation."""
 
-    def __init__(self, spec, alloc, port, image_id, storage_size, quota_project):
-        # type: (TenantSpec, Allocation, int, str, Optional[int], Optional[int]) -> None
+    def __init__(self, spec: TenantSpec, alloc: Allocation, port: int, image_id: str, storage_size: Optional[int], quota_project: Optional[int]) -> None:
         self.name = spec.name
         self.image = spec.image or ""
         self.image_id = image_id
@@ -87,8 +85,7 @@ class Desired(object):
         labels[LABEL_SPEC_HASH] = self.spec_hash
         self.labels = labels
 
-    def summary(self, running=True):
-        # type: (bool) -> Dict[str, Any]
+    def summary(self, running: bool = True) -> Dict[str, Any]:
         return {
             "image": self.image,
             "image_id": self.image_id,
@@ -108,9 +105,8 @@ class Desired(object):
             "running": running,
         }
 
-    def create_kwargs(self):
-        # type: () -> Dict[str, Any]
-        kwargs = {
+    def create_kwargs(self) -> Dict[str, Any]:
+        kwargs: Dict[str, Any] = {
             "image": self.image,
             "name": self.name,
             "hostname": self.name,
@@ -127,7 +123,7 @@ class Desired(object):
             "shm_size": self.shm_size,
             "ulimits": [Ulimit(name=name, soft=limit["soft"], hard=limit["hard"])
                         for name, limit in sorted(self.ulimits.items())],
-        }  # type: Dict[str, Any]
+        }
         if self.cpuset:
             kwargs.update(cpuset_cpus=self.cpuset, cpuset_mems=self.mems,
                           cpu_period=self.cpu_period, cpu_quota=self.cpu_quota)
@@ -139,27 +135,23 @@ class Desired(object):
         return kwargs
 
 
-def ulimits_view(limits):
-    # type: (Dict[str, Tuple[int, int]]) -> Dict[str, Dict[str, int]]
+def ulimits_view(limits: Dict[str, Tuple[int, int]]) -> Dict[str, Dict[str, int]]:
     """{name: {"soft": ..., "hard": ...}} of (soft, hard) pairs; -1 is unlimited."""
     return dict((name, {"soft": soft, "hard": hard}) for name, (soft, hard) in limits.items())
 
 
-def ulimits_from_host(ulimits):
-    # type: (Optional[List[Dict[str, Any]]]) -> Dict[str, Dict[str, int]]
+def ulimits_from_host(ulimits: Optional[List[Dict[str, Any]]]) -> Dict[str, Dict[str, int]]:
     """The same view of HostConfig.Ulimits."""
     return dict((u.get("Name", ""), {"soft": int(u.get("Soft", 0)), "hard": int(u.get("Hard", 0))})
                 for u in ulimits or [])
 
 
-def spec_hash(data):
-    # type: (Dict[str, Any]) -> str
+def spec_hash(data: Dict[str, Any]) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def record_summary(record):
-    # type: (TenantRecord) -> Dict[str, Any]
+def record_summary(record: TenantRecord) -> Dict[str, Any]:
     """The same view as Desired.summary(), read from the container Docker has."""
     return {
         "image": record.image,
@@ -181,11 +173,10 @@ def record_summary(record):
     }
 
 
-def in_place_changes(record, desired):
-    # type: (TenantRecord, Desired) -> Dict[str, Any]
+def in_place_changes(record: TenantRecord, desired: Desired) -> Dict[str, Any]:
     """Limits Docker can change on a live container (`docker update`) that differ: memory, CPU
     quota, and a cpuset/mems someone changed by hand (put back to the recorded allocation)."""
-    update = {}  # type: Dict[str, Any]
+    update: Dict[str, Any] = {}
     if record.memory != desired.memory or record.memory_swap != desired.memory:
         update["mem_limit"] = desired.memory
         update["memswap_limit"] = desired.memory
@@ -201,16 +192,14 @@ def in_place_changes(record, desired):
     return update
 
 
-def gpu_driver_hint(message):
-    # type: (str) -> str
+def gpu_driver_hint(message: str) -> str:
     if 'could not select device driver "nvidia"' in message:
         return (" (dockerd found no nvidia-container-runtime-hook on its PATH when it started: install "
                 "the NVIDIA Container Toolkit and restart Docker, e.g. with the gpulab.dgx.docker_engine role)")
     return ""
 
 
-def rlimit_hint(message):
-    # type: (str) -> str
+def rlimit_hint(message: str) -> str:
     if "setting rlimit" in message and "operation not permitted" in message:
         return (" (dockerd cannot raise a hard limit above its own: it lacks CAP_SYS_RESOURCE, as a rootless or "
                 "unprivileged dockerd does; give ulimits within dockerd's own hard limits, read from "
@@ -218,15 +207,13 @@ def rlimit_hint(message):
     return ""
 
 
-def docker_refusal(exc):
-    # type: (Exception) -> str
+def docker_refusal(exc: Exception) -> str:
     """Docker's (or the OS's) words for a refusal, with the fix when it is the missing GPU hook."""
     message = str(getattr(exc, "explanation", None) or exc)
     return message + gpu_driver_hint(message) + rlimit_hint(message)
 
 
-def create_and_start(client, desired, undo):
-    # type: (Any, Desired, Any) -> Any
+def create_and_start(client: Any, desired: Desired, undo: Any) -> Any:
     """Create and start the container; its removal goes on the run's undo journal first."""
     container = client.containers.create(**desired.create_kwargs())
     undo.add("removed container %s (%s)" % (desired.name, container.id[:12]), lambda: container.remove(force=True))
@@ -234,6 +221,5 @@ def create_and_start(client, desired, undo):
     return container
 
 
-def login_user(image_labels):
-    # type: (Optional[Dict[str, str]]) -> str
+def login_user(image_labels: Optional[Dict[str, str]]) -> str:
     return (image_labels or {}).get(LOGIN_USER_LABEL) or "root"

@@ -10,8 +10,7 @@ Docker's overlay2 driver on such a filesystem. Detection reads `docker info` and
 /proc/self/mountinfo; the xfs_quota command lines are built by pure functions.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import zlib
@@ -25,26 +24,22 @@ PROJECT_ID_BASE = 0x47500000  # "GP" in the high bytes keeps tenant projects apa
 class Mount(object):
     """One line of /proc/self/mountinfo: where, what filesystem, with which options."""
 
-    def __init__(self, mountpoint, fstype, source, options):
-        # type: (str, str, str, List[str]) -> None
+    def __init__(self, mountpoint: str, fstype: str, source: str, options: List[str]) -> None:
         self.mountpoint = mountpoint
         self.fstype = fstype
         self.source = source
         self.options = options
 
-    def has_project_quota(self):
-        # type: () -> bool
+    def has_project_quota(self) -> bool:
         return self.fstype == "xfs" and any(o in ENFORCING_QUOTA_OPTIONS for o in self.options)
 
 
-def _unescape(text):
-    # type: (str) -> str
+def _unescape(text: str) -> str:
     return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
-def parse_mountinfo(text):
-    # type: (str) -> List[Mount]
-    mounts = []  # type: List[Mount]
+def parse_mountinfo(text: str) -> List[Mount]:
+    mounts: List[Mount] = []
     for line in text.splitlines():
         left, sep, right = line.partition(" - ")
         if not sep:
@@ -57,11 +52,10 @@ def parse_mountinfo(text):
     return mounts
 
 
-def mount_for(path, mounts):
-    # type: (str, Iterable[Mount]) -> Optional[Mount]
+def mount_for(path: str, mounts: Iterable[Mount]) -> Optional[Mount]:
     """The mount holding `path` (the last, longest matching mount point wins, as the kernel does)."""
     path = os.path.normpath(path)
-    best = None  # type: Optional[Mount]
+    best: Optional[Mount] = None
     for mount in mounts:
         point = mount.mountpoint.rstrip("/") or "/"
         if path == point or path.startswith(point + "/") or point == "/":
@@ -70,13 +64,11 @@ def mount_for(path, mounts):
     return best
 
 
-def driver_status(info):
-    # type: (Dict[str, Any]) -> Dict[str, str]
+def driver_status(info: Dict[str, Any]) -> Dict[str, str]:
     return dict((str(k), str(v)) for k, v in (info.get("DriverStatus") or []))
 
 
-def storage_opt_support(info, mounts):
-    # type: (Dict[str, Any], List[Mount]) -> Tuple[bool, str]
+def storage_opt_support(info: Dict[str, Any], mounts: List[Mount]) -> Tuple[bool, str]:
     """Can Docker enforce `--storage-opt size`? Returns (ok, reason when not)."""
     driver = info.get("Driver") or "?"
     backing = driver_status(info).get("Backing Filesystem", "?")
@@ -92,8 +84,7 @@ def storage_opt_support(info, mounts):
     return True, ""
 
 
-def data_quota_support(path, mounts):
-    # type: (str, List[Mount]) -> Tuple[bool, str, Optional[Mount]]
+def data_quota_support(path: str, mounts: List[Mount]) -> Tuple[bool, str, Optional[Mount]]:
     """Can an xfs project quota limit `path`? Returns (ok, reason when not, its mount)."""
     mount = mount_for(path, mounts)
     if mount is None:
@@ -105,8 +96,7 @@ def data_quota_support(path, mounts):
     return True, "", mount
 
 
-def project_id(name, taken=()):
-    # type: (str, Iterable[int]) -> int
+def project_id(name: str, taken: Iterable[int] = ()) -> int:
     """A stable xfs project id for the tenant, skipping ids other tenants hold."""
     used = set(taken)
     pid = PROJECT_ID_BASE + zlib.crc32(name.encode("utf-8")) % 0x100000
@@ -115,8 +105,7 @@ def project_id(name, taken=()):
     return pid
 
 
-def quota_set_commands(mountpoint, path, pid, size_bytes):
-    # type: (str, str, int, int) -> List[List[str]]
+def quota_set_commands(mountpoint: str, path: str, pid: int, size_bytes: int) -> List[List[str]]:
     """xfs_quota runs that tag `path` with project `pid` and cap it at `size_bytes` (hard limit)."""
     return [
         ["xfs_quota", "-x", "-c", "project -s -p %s %d" % (path, pid), mountpoint],
@@ -124,8 +113,7 @@ def quota_set_commands(mountpoint, path, pid, size_bytes):
     ]
 
 
-def quota_clear_commands(mountpoint, path, pid):
-    # type: (str, str, int) -> List[List[str]]
+def quota_clear_commands(mountpoint: str, path: str, pid: int) -> List[List[str]]:
     """xfs_quota runs that lift the limit and untag `path` (before its data is purged)."""
     return [
         ["xfs_quota", "-x", "-c", "limit -p bhard=0 %d" % pid, mountpoint],
@@ -133,7 +121,6 @@ def quota_clear_commands(mountpoint, path, pid):
     ]
 
 
-def read_mounts(path="/proc/self/mountinfo"):
-    # type: (str) -> List[Mount]
+def read_mounts(path: str = "/proc/self/mountinfo") -> List[Mount]:
     with open(path) as handle:
         return parse_mountinfo(handle.read())

@@ -11,8 +11,7 @@ labels (`gpulab.*`) say which tenant a container is and hold what HostConfig can
 data directory, quota project).
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -35,59 +34,56 @@ SSH_CONTAINER_PORT = "22/tcp"
 class TenantRecord(object):
     """One tenant container as Docker reports it (from `docker inspect`)."""
 
-    def __init__(self, attrs):
-        # type: (Dict[str, Any]) -> None
+    def __init__(self, attrs: Dict[str, Any]) -> None:
         self.attrs = attrs
         config = attrs.get("Config") or {}
         host = attrs.get("HostConfig") or {}
-        self.labels = dict(config.get("Labels") or {})  # type: Dict[str, str]
-        self.id = attrs.get("Id", "")  # type: str
-        self.container_name = (attrs.get("Name") or "").lstrip("/")  # type: str
-        self.name = self.labels.get(LABEL_TENANT, "")  # type: str
+        self.labels: Dict[str, str] = dict(config.get("Labels") or {})
+        self.id: str = attrs.get("Id", "")
+        self.container_name: str = (attrs.get("Name") or "").lstrip("/")
+        self.name: str = self.labels.get(LABEL_TENANT, "")
         self.running = bool((attrs.get("State") or {}).get("Running"))
-        self.image_id = attrs.get("Image", "")  # type: str
-        self.image = config.get("Image", "")  # type: str
-        self.env = list(config.get("Env") or [])  # type: List[str]
-        self.gpu_ids = gpu_ids_from_requests(host.get("DeviceRequests"))  # type: List[str]
-        self.cpus = parse_cpuset(host.get("CpusetCpus") or "")  # type: List[int]
+        self.image_id: str = attrs.get("Image", "")
+        self.image: str = config.get("Image", "")
+        self.env: List[str] = list(config.get("Env") or [])
+        self.gpu_ids: List[str] = gpu_ids_from_requests(host.get("DeviceRequests"))
+        self.cpus: List[int] = parse_cpuset(host.get("CpusetCpus") or "")
         # The allocation as recorded at creation; HostConfig may have been changed by `docker update`.
         if LABEL_CPUSET in self.labels:
-            self.alloc_cpus = parse_cpuset(self.labels[LABEL_CPUSET])  # type: List[int]
+            self.alloc_cpus: List[int] = parse_cpuset(self.labels[LABEL_CPUSET])
         else:
             self.alloc_cpus = list(self.cpus)
-        self.cpuset_mems = host.get("CpusetMems") or ""  # type: str
+        self.cpuset_mems: str = host.get("CpusetMems") or ""
         self.cpu_quota = int(host.get("CpuQuota") or 0)
         self.cpu_period = int(host.get("CpuPeriod") or 0)
         self.memory = int(host.get("Memory") or 0)
         self.memory_swap = int(host.get("MemorySwap") or 0)
         self.pids_limit = int(host.get("PidsLimit") or 0)
         self.shm_size = int(host.get("ShmSize") or 0)
-        self.ulimits = list(host.get("Ulimits") or [])  # type: List[Dict[str, Any]]
+        self.ulimits: List[Dict[str, Any]] = list(host.get("Ulimits") or [])
         ports = list(published_ports(host.get("PortBindings")))
-        self.ports = ports  # type: List[int]
+        self.ports: List[int] = ports
         binding = ((host.get("PortBindings") or {}).get(SSH_CONTAINER_PORT) or [{}])[0] or {}
         port_text = binding.get("HostPort") or self.labels.get(LABEL_SSH_PORT) or ""
-        self.ssh_port = int(port_text) if port_text.isdigit() else None  # type: Optional[int]
+        self.ssh_port: Optional[int] = int(port_text) if port_text.isdigit() else None
         self.ssh_bind_address = binding.get("HostIp") or ""
         self.data_dir = self.labels.get(LABEL_DATA_DIR, "")
         disk = self.labels.get(LABEL_DISK, "")
-        self.disk = int(disk) if disk.isdigit() else None  # type: Optional[int]
+        self.disk: Optional[int] = int(disk) if disk.isdigit() else None
         quota = self.labels.get(LABEL_QUOTA_PROJECT, "")
-        self.quota_project = int(quota) if quota.isdigit() else None  # type: Optional[int]
+        self.quota_project: Optional[int] = int(quota) if quota.isdigit() else None
         self.spec_hash = self.labels.get(LABEL_SPEC_HASH, "")
         self.numa_policy = self.labels.get(LABEL_NUMA_POLICY, "")
         self.storage_size = ((host.get("StorageOpt") or {}).get("size"))
 
     @property
-    def is_leftover(self):
-        # type: () -> bool
+    def is_leftover(self) -> bool:
         """A container parked during a re-creation that did not finish."""
         return self.container_name.endswith(REPLACED_SUFFIX)
 
 
-def gpu_ids_from_requests(requests):
-    # type: (Optional[List[Dict[str, Any]]]) -> List[str]
-    ids = []  # type: List[str]
+def gpu_ids_from_requests(requests: Optional[List[Dict[str, Any]]]) -> List[str]:
+    ids: List[str] = []
     for request in requests or []:
         if (request or {}).get("Driver") == "nvidia":
             ids.extend(str(i) for i in (request.get("DeviceIDs") or []))
@@ -97,14 +93,13 @@ def gpu_ids_from_requests(requests):
 class Ledger(object):
     """Every container on the daemon, split into tenants (by label) and everything else."""
 
-    def __init__(self, inspected):
-        # type: (List[Dict[str, Any]]) -> None
-        self.tenants = {}  # type: Dict[str, TenantRecord]
-        self.leftovers = {}  # type: Dict[str, TenantRecord]
-        self.by_container_name = {}  # type: Dict[str, Dict[str, Any]]
-        self.foreign_ports = set()  # type: Set[int]
+    def __init__(self, inspected: List[Dict[str, Any]]) -> None:
+        self.tenants: Dict[str, TenantRecord] = {}
+        self.leftovers: Dict[str, TenantRecord] = {}
+        self.by_container_name: Dict[str, Dict[str, Any]] = {}
+        self.foreign_ports: Set[int] = set()
         # (container, host source, writable) of every bind mount of a container that is not a tenant.
-        self.foreign_mounts = []  # type: List[Tuple[str, str, bool]]
+        self.foreign_mounts: List[Tuple[str, str, bool]] = []
         for attrs in inspected:
             name = (attrs.get("Name") or "").lstrip("/")
             self.by_container_name[name] = attrs
@@ -121,30 +116,26 @@ class Ledger(object):
                     if mount.get("Type") == "bind" and mount.get("Source"):
                         self.foreign_mounts.append((name, mount["Source"], bool(mount.get("RW", True))))
 
-    def others(self, name):
-        # type: (str) -> List[TenantRecord]
+    def others(self, name: str) -> List[TenantRecord]:
         """Every allocation except `name`'s own, parked leftovers of other tenants included."""
         records = [r for n, r in self.tenants.items() if n != name]
         records += [r for n, r in self.leftovers.items() if n != name]
         return records
 
-    def data_dirs_of_others(self, name):
-        # type: (str) -> List[Tuple[str, str]]
+    def data_dirs_of_others(self, name: str) -> List[Tuple[str, str]]:
         """(tenant, recorded data directory) of every other tenant container, parked ones included."""
         return [(r.name, r.data_dir) for r in self.others(name) if r.data_dir]
 
-    def ports_taken_by_others(self, name):
-        # type: (str) -> Set[int]
+    def ports_taken_by_others(self, name: str) -> Set[int]:
         taken = set(self.foreign_ports)
         for record in self.others(name):
             taken.update(record.ports)
         return taken
 
 
-def read_ledger(client):
-    # type: (Any) -> Ledger
+def read_ledger(client: Any) -> Ledger:
     """Inspect every container on the daemon (running or not) once."""
-    inspected = []  # type: List[Dict[str, Any]]
+    inspected: List[Dict[str, Any]] = []
     for summary in client.api.containers(all=True):
         try:
             inspected.append(client.api.inspect_container(summary["Id"]))

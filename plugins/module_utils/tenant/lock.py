@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Host-wide lock around read-ledger / place / create, so concurrent rollouts never collide."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import errno
 import fcntl
@@ -36,24 +35,21 @@ class HostLock(object):
     Any OS error is a SpecError naming `lock_path`.
     """
 
-    def __init__(self, path=DEFAULT_LOCK_PATH, timeout=300.0, create=True):
-        # type: (str, float, bool) -> None
+    def __init__(self, path: str = DEFAULT_LOCK_PATH, timeout: float = 300.0, create: bool = True) -> None:
         self.path = path
         # Check mode changes nothing: with create=False a missing lock file (no rollout ever ran
         # here, none runs now) is not created and nothing is locked.
         self.create = create
         self.timeout = timeout
-        self._fd = None  # type: Optional[int]
+        self._fd: Optional[int] = None
         self.waited = 0.0
-        self.created = []  # type: List[str]
+        self.created: List[str] = []
 
-    def _fail(self, exc):
-        # type: (OSError) -> SpecError
+    def _fail(self, exc: OSError) -> SpecError:
         return SpecError("lock_path", self.path, "cannot be used as the rollout lock: %s"
                          % (exc.strerror or exc))
 
-    def _open(self):
-        # type: () -> int
+    def _open(self) -> int:
         directory = os.path.dirname(self.path)
         if directory and not os.path.isdir(directory):
             self.created.extend(make_dirs(directory, 0o755))
@@ -70,8 +66,7 @@ class HostLock(object):
             raise OSError(errno.EINVAL, "not a regular file")
         return fd
 
-    def _still_ours(self, fd):
-        # type: (int) -> bool
+    def _still_ours(self, fd: int) -> bool:
         try:
             here = os.stat(self.path)
         except OSError:
@@ -79,8 +74,7 @@ class HostLock(object):
         mine = os.fstat(fd)
         return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
-    def __enter__(self):
-        # type: () -> HostLock
+    def __enter__(self) -> HostLock:
         start = time.monotonic()
         pause = 0.01
         if not self.create and not os.path.lexists(self.path):
@@ -112,10 +106,9 @@ class HostLock(object):
         self._fd = fd
         return self
 
-    def discard(self):
-        # type: () -> List[str]
+    def discard(self) -> List[str]:
         """Remove the lock file and directories this rollout created (call while holding it)."""
-        removed = []  # type: List[str]
+        removed: List[str] = []
         for path in reversed(self.created):
             try:
                 if path == self.path:
@@ -128,8 +121,7 @@ class HostLock(object):
         self.created = []
         return removed
 
-    def __exit__(self, *exc_info):
-        # type: (*Any) -> None
+    def __exit__(self, *exc_info: Any) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -11,8 +11,7 @@ the tree through opened directory descriptors with O_NOFOLLOW, so a symlink plan
 place of) the directory can never redirect it, and it never crosses into another filesystem.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import errno
 import os
@@ -33,8 +32,7 @@ SHARED_DIRS = ("/", "/home", "/mnt", "/media", "/opt", "/raid", "/srv", "/tmp", 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def _symlink_or_nondir(path):
-    # type: (str) -> Optional[str]
+def _symlink_or_nondir(path: str) -> Optional[str]:
     """Why `path` (an absolute, normalised path) cannot hold tenant data, or None. Missing
     trailing components are fine: they will be created as plain directories."""
     current = "/"
@@ -53,8 +51,7 @@ def _symlink_or_nondir(path):
     return None
 
 
-def check_base(field, base):
-    # type: (str, str) -> str
+def check_base(field: str, base: str) -> str:
     """The data base, confined: absolute, normalised, no symlink, not a system path."""
     if not base.startswith("/"):
         raise SpecError(field, base, "is not an absolute path")
@@ -73,15 +70,13 @@ def check_base(field, base):
     return norm
 
 
-def check_tenant_dir(field, path):
-    # type: (str, str) -> None
+def check_tenant_dir(field: str, path: str) -> None:
     why = _symlink_or_nondir(path)
     if why:
         raise SpecError(field, path, why)
 
 
-def check_no_overlap(field, path, tenant_dirs, foreign_mounts, what="data directory"):
-    # type: (str, str, Iterable[Tuple[str, str]], Iterable[Tuple[str, str, bool]], str) -> None
+def check_no_overlap(field: str, path: str, tenant_dirs: Iterable[Tuple[str, str]], foreign_mounts: Iterable[Tuple[str, str, bool]], what: str = "data directory") -> None:
     """Refuse `path` when it equals, contains or lies inside another tenant's recorded directory,
     or a bind mount source of a non-tenant container (lying inside counts for writable mounts
     of anything but `/`: monitoring agents mount the root read-only)."""
@@ -97,11 +92,10 @@ def check_no_overlap(field, path, tenant_dirs, foreign_mounts, what="data direct
                             % (real, container, "" if writable else " read-only"))
 
 
-def make_dirs(path, mode=0o750):
-    # type: (str, int) -> List[str]
+def make_dirs(path: str, mode: int = 0o750) -> List[str]:
     """Create `path` and its missing parents (never through a symlink); return what was created,
     deepest last, so that an undo removes them in reverse."""
-    created = []  # type: List[str]
+    created: List[str] = []
     current = "/"
     parts = [p for p in path.split("/") if p]
     for index, part in enumerate(parts):
@@ -118,8 +112,7 @@ def make_dirs(path, mode=0o750):
     return created
 
 
-def _open_dir_nofollow(path):
-    # type: (str) -> int
+def _open_dir_nofollow(path: str) -> int:
     """Open an absolute directory path one component at a time, refusing any symlink."""
     fd = os.open("/", DIR_FLAGS)
     try:
@@ -133,8 +126,7 @@ def _open_dir_nofollow(path):
     return fd
 
 
-def _clear(fd, device):
-    # type: (int, int) -> None
+def _clear(fd: int, device: int) -> None:
     with os.scandir(fd) as entries:
         names = [(e.name, e.is_dir(follow_symlinks=False)) for e in entries]
     for name, is_dir in names:
@@ -151,8 +143,7 @@ def _clear(fd, device):
             os.unlink(name, dir_fd=fd)
 
 
-def remove_tree(path):
-    # type: (str) -> None
+def remove_tree(path: str) -> None:
     """Remove the directory `path` and everything in it without following any symlink."""
     parent, name = os.path.split(path.rstrip("/"))
     parent_fd = _open_dir_nofollow(parent)
@@ -167,8 +158,7 @@ def remove_tree(path):
         os.close(parent_fd)
 
 
-def fsync_dir(path):
-    # type: (str) -> None
+def fsync_dir(path: str) -> None:
     fd = os.open(path, DIR_FLAGS)
     try:
         os.fsync(fd)

@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """SSH port choice: the tenant's own port when it has one, else a stable pick from a range."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import errno
 import socket
@@ -15,8 +14,7 @@ from typing import Callable, Iterable, Optional, Set, Tuple
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 
 
-def port_is_bindable(address, port):
-    # type: (str, int) -> bool
+def port_is_bindable(address: str, port: int) -> bool:
     """True when nothing on this host listens on address:port (a test bind, closed at once)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
@@ -35,16 +33,14 @@ def port_is_bindable(address, port):
         sock.close()
 
 
-def preferred_port(name, port_range):
-    # type: (str, Tuple[int, int]) -> int
+def preferred_port(name: str, port_range: Tuple[int, int]) -> int:
     """The first port tried for `name`: stable across runs and hosts (CRC32 of the name)."""
     low, high = port_range
     return low + zlib.crc32(name.encode("utf-8")) % (high - low + 1)
 
 
-def choose_port(name, requested, current, port_range, taken, bind_address,
-                bindable=port_is_bindable):
-    # type: (str, Optional[int], Optional[int], Tuple[int, int], Set[int], str, Callable[[str, int], bool]) -> int
+def choose_port(name: str, requested: Optional[int], current: Optional[int], port_range: Tuple[int, int], taken: Set[int], bind_address: str,
+                bindable: Callable[[str, int], bool] = port_is_bindable) -> int:
     """Pick the tenant's SSH port.
 
     `taken`: ports published by other containers on this daemon. `current`: the port the tenant's
@@ -71,8 +67,7 @@ def choose_port(name, requested, current, port_range, taken, bind_address,
     raise SpecError("ssh_port_range", "%d-%d" % port_range, "has no free port left")
 
 
-def published_ports(port_bindings):
-    # type: (Optional[dict]) -> Iterable[int]
+def published_ports(port_bindings: Optional[dict]) -> Iterable[int]:
     """Host ports in a HostConfig.PortBindings mapping."""
     for bindings in (port_bindings or {}).values():
         for binding in bindings or []:

@@ -11,8 +11,7 @@ and fsynced outside every tenant directory before anything is deleted; removal n
 symlink (tenant_paths.remove_tree).
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import tarfile
@@ -33,14 +32,12 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import Spec
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed, Undo
 
 
-def archive_name(archive_to, name, now=None):
-    # type: (str, str, Optional[float]) -> str
+def archive_name(archive_to: str, name: str, now: Optional[float] = None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
     return os.path.join(archive_to, "%s-%s.tar.gz" % (name, stamp))
 
 
-def purge_target(spec, record, ledger):
-    # type: (TenantSpec, Optional[TenantRecord], Ledger) -> str
+def purge_target(spec: TenantSpec, record: Optional[TenantRecord], ledger: Ledger) -> str:
     """The one directory a purge may delete, or a SpecError saying why there is none."""
     base = check_base("data_base", spec.data_base)
     target = record.data_dir if record is not None and record.data_dir else spec.data_dir
@@ -54,8 +51,7 @@ def purge_target(spec, record, ledger):
     return target
 
 
-def check_archive_dir(spec, target, ledger):
-    # type: (TenantSpec, str, Ledger) -> str
+def check_archive_dir(spec: TenantSpec, target: str, ledger: Ledger) -> str:
     archive_to = spec.archive_to or ""
     for tree in SYSTEM_TREES:
         if inside(archive_to, tree):
@@ -70,8 +66,7 @@ def check_archive_dir(spec, target, ledger):
     return archive_to
 
 
-def write_archive(source, archive, arcname, undo):
-    # type: (str, str, str, Undo) -> None
+def write_archive(source: str, archive: str, arcname: str, undo: Undo) -> None:
     """tar.gz of `source` (symlinks stored as links), mode 0600, fsynced with its directory."""
     for path in make_dirs(os.path.dirname(archive), 0o700):
         undo.add("removed directory %s" % path, lambda p=path: os.rmdir(p))
@@ -85,8 +80,7 @@ def write_archive(source, archive, arcname, undo):
     fsync_dir(os.path.dirname(archive))
 
 
-def _stop(client, record, undo):
-    # type: (Any, TenantRecord, Undo) -> Any
+def _stop(client: Any, record: TenantRecord, undo: Undo) -> Any:
     container = client.containers.get(record.id)
     if record.running:
         container.stop(timeout=STOP_TIMEOUT)
@@ -94,8 +88,7 @@ def _stop(client, record, undo):
     return container
 
 
-def ensure_absent(client, spec, run_command, check_mode, lock):
-    # type: (Any, TenantSpec, RunCommand, bool, HostLock) -> Outcome
+def ensure_absent(client: Any, spec: TenantSpec, run_command: RunCommand, check_mode: bool, lock: HostLock) -> Outcome:
     outcome = Outcome()
     undo = Undo()
     with lock:
@@ -136,8 +129,7 @@ def ensure_absent(client, spec, run_command, check_mode, lock):
     return outcome
 
 
-def _purge(spec, record, target, run_command):
-    # type: (TenantSpec, Optional[TenantRecord], str, RunCommand) -> None
+def _purge(spec: TenantSpec, record: Optional[TenantRecord], target: str, run_command: RunCommand) -> None:
     """Delete the data (the container is gone and the archive is safe: there is no way back)."""
     try:
         pid = record.quota_project if record is not None else None

@@ -7,8 +7,7 @@
 Every rejection is a SpecError whose message names the field and the offending value.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import base64
 import binascii
@@ -76,8 +75,7 @@ class SpecError(FieldError):
 class SshKey(object):
     """One validated public key: its text (type, base64, comment) and SHA256 fingerprint."""
 
-    def __init__(self, text, key_type, fingerprint, comment):
-        # type: (str, str, str, str) -> None
+    def __init__(self, text: str, key_type: str, fingerprint: str, comment: str) -> None:
         self.text = text
         self.key_type = key_type
         self.fingerprint = fingerprint
@@ -87,41 +85,39 @@ class SshKey(object):
 class TenantSpec(object):
     """A validated tenant request; sizes in bytes, paths normalised."""
 
-    def __init__(self, **kw):
-        # type: (**Any) -> None
-        self.name = kw["name"]  # type: str
-        self.state = kw["state"]  # type: str
-        self.image = kw.get("image")  # type: Optional[str]
-        self.gpus = kw.get("gpus", 0)  # type: int
-        self.cpus = kw.get("cpus", 0)  # type: int
-        self.memory = kw.get("memory")  # type: Optional[int]
-        self.disk = kw.get("disk")  # type: Optional[int]
-        self.disk_enforcement = kw.get("disk_enforcement", True)  # type: bool
-        self.ssh_keys = kw.get("ssh_keys", [])  # type: List[SshKey]
-        self.ssh_port = kw.get("ssh_port")  # type: Optional[int]
-        self.ssh_port_range = kw.get("ssh_port_range", (2200, 2999))  # type: Tuple[int, int]
-        self.ssh_bind_address = kw.get("ssh_bind_address", "0.0.0.0")  # type: str
-        self.data_base = kw["data_base"]  # type: str
-        self.data_dir = kw["data_dir"]  # type: str
-        self.lock_path = kw.get("lock_path", "/run/lock/gpulab-tenant.lock")  # type: str
-        self.lock_timeout = kw.get("lock_timeout", 300)  # type: float
-        self.data_mount = kw.get("data_mount", "/data")  # type: str
-        self.numa_policy = kw.get("numa_policy", "strict")  # type: str
-        self.env = kw.get("env", {})  # type: Dict[str, str]
-        self.labels = kw.get("labels", {})  # type: Dict[str, str]
-        self.pids_limit = kw.get("pids_limit", 16384)  # type: int
-        self.shm_size = kw.get("shm_size")  # type: Optional[int]
-        self.ulimits = kw.get("ulimits", default_ulimits())  # type: Dict[str, Tuple[int, int]]
-        self.network = kw.get("network", "bridge")  # type: str
-        self.purge = kw.get("purge", False)  # type: bool
-        self.archive_to = kw.get("archive_to")  # type: Optional[str]
+    def __init__(self, **kw: Any) -> None:
+        self.name: str = kw["name"]
+        self.state: str = kw["state"]
+        self.image: Optional[str] = kw.get("image")
+        self.gpus: int = kw.get("gpus", 0)
+        self.cpus: int = kw.get("cpus", 0)
+        self.memory: Optional[int] = kw.get("memory")
+        self.disk: Optional[int] = kw.get("disk")
+        self.disk_enforcement: bool = kw.get("disk_enforcement", True)
+        self.ssh_keys: List[SshKey] = kw.get("ssh_keys", [])
+        self.ssh_port: Optional[int] = kw.get("ssh_port")
+        self.ssh_port_range: Tuple[int, int] = kw.get("ssh_port_range", (2200, 2999))
+        self.ssh_bind_address: str = kw.get("ssh_bind_address", "0.0.0.0")
+        self.data_base: str = kw["data_base"]
+        self.data_dir: str = kw["data_dir"]
+        self.lock_path: str = kw.get("lock_path", "/run/lock/gpulab-tenant.lock")
+        self.lock_timeout: float = kw.get("lock_timeout", 300)
+        self.data_mount: str = kw.get("data_mount", "/data")
+        self.numa_policy: str = kw.get("numa_policy", "strict")
+        self.env: Dict[str, str] = kw.get("env", {})
+        self.labels: Dict[str, str] = kw.get("labels", {})
+        self.pids_limit: int = kw.get("pids_limit", 16384)
+        self.shm_size: Optional[int] = kw.get("shm_size")
+        self.ulimits: Dict[str, Tuple[int, int]] = kw.get("ulimits", default_ulimits())
+        self.network: str = kw.get("network", "bridge")
+        self.purge: bool = kw.get("purge", False)
+        self.archive_to: Optional[str] = kw.get("archive_to")
 
 
 PRIVATE_KEY_MARKERS = ("PRIVATE KEY", "PuTTY-User-Key-File", "BEGIN SSH2 ENCRYPTED", "OPENSSH PRIVATE")
 
 
-def _key_kind(text):
-    # type: (str) -> Optional[str]
+def _key_kind(text: str) -> Optional[str]:
     """The kind of secret `text` holds, when it looks like a private key."""
     for marker in PRIVATE_KEY_MARKERS:
         if marker in text:
@@ -129,8 +125,7 @@ def _key_kind(text):
     return None
 
 
-def parse_ssh_key(text, field="ssh_public_keys"):
-    # type: (Any, str) -> SshKey
+def parse_ssh_key(text: Any, field: str = "ssh_public_keys") -> SshKey:
     """Check an OpenSSH public key line: known type, base64 blob that names the same type.
 
     A refused key is never repeated back (a pasted private key would land in Ansible's output and
@@ -170,8 +165,7 @@ def parse_ssh_key(text, field="ssh_public_keys"):
     return SshKey(" ".join(parts), key_type, "SHA256:" + digest, comment)
 
 
-def parse_port_range(text, field="ssh_port_range"):
-    # type: (Any, str) -> Tuple[int, int]
+def parse_port_range(text: Any, field: str = "ssh_port_range") -> Tuple[int, int]:
     match = re.fullmatch(r" *([0-9]{1,5}) *- *([0-9]{1,5}) *", str(text))
     if not match:
         raise SpecError(field, text, "is not a port range like 2200-2999")
@@ -181,8 +175,7 @@ def parse_port_range(text, field="ssh_port_range"):
     return low, high
 
 
-def check_text(field, value):
-    # type: (str, Any) -> str
+def check_text(field: str, value: Any) -> str:
     """A string that reaches Docker: text without control characters."""
     if not isinstance(value, str):
         raise SpecError(field, value, "is not text")
@@ -191,8 +184,7 @@ def check_text(field, value):
     return value
 
 
-def check_path(field, value):
-    # type: (str, Any) -> str
+def check_path(field: str, value: Any) -> str:
     """An absolute, normalised path Docker can take in a bind spec (no ':' or ',')."""
     if not isinstance(value, str) or not value.startswith("/"):
         raise SpecError(field, value, "is not an absolute path")
@@ -207,8 +199,7 @@ def check_path(field, value):
     return norm
 
 
-def _check_data_mount(value):
-    # type: (Any) -> str
+def _check_data_mount(value: Any) -> str:
     mount = check_path("data_mount", value)
     for tree in CONTAINER_SYSTEM_TREES:
         if inside(mount, tree):
@@ -218,8 +209,7 @@ def _check_data_mount(value):
     return mount
 
 
-def _check_count(field, value, most=None):
-    # type: (str, Any, Optional[int]) -> int
+def _check_count(field: str, value: Any, most: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(field, value, "is not a whole number")
     if value < 0:
@@ -229,13 +219,12 @@ def _check_count(field, value, most=None):
     return value
 
 
-def _check_str_map(field, value, key_re):
-    # type: (str, Any, Any) -> Dict[str, str]
+def _check_str_map(field: str, value: Any, key_re: Any) -> Dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise SpecError(field, value, "is not a mapping")
-    out = {}  # type: Dict[str, str]
+    out: Dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key_re.fullmatch(key):
             raise SpecError(field, key, "is not a valid key")
@@ -247,15 +236,13 @@ def _check_str_map(field, value, key_re):
     return out
 
 
-def default_shm_size(memory):
-    # type: (int) -> int
+def default_shm_size(memory: int) -> int:
     """/dev/shm for a memory limit: max(memory / 4, min(1 GiB, memory / 2)), in whole MiB."""
     size = max(memory // 4, min(SHM_CAP, memory // 2))
     return size // MIB * MIB
 
 
-def _check_shm_size(value, memory):
-    # type: (Any, int) -> int
+def _check_shm_size(value: Any, memory: int) -> int:
     if value is None or value == "":
         return default_shm_size(memory)
     if isinstance(value, str):
@@ -272,13 +259,11 @@ def _check_shm_size(value, memory):
     return size
 
 
-def default_ulimits():
-    # type: () -> Dict[str, Tuple[int, int]]
+def default_ulimits() -> Dict[str, Tuple[int, int]]:
     return dict((name, (value, value)) for name, value in DEFAULT_ULIMITS)
 
 
-def _parse_ulimit(field, value):
-    # type: (str, Any) -> Tuple[int, int]
+def _parse_ulimit(field: str, value: Any) -> Tuple[int, int]:
     """A limit as (soft, hard): a whole number for both, or 'soft:hard'; -1 is unlimited."""
     if isinstance(value, int) and not isinstance(value, bool):
         soft = hard = value
@@ -295,8 +280,7 @@ def _parse_ulimit(field, value):
     return soft, hard
 
 
-def _check_ulimits(value):
-    # type: (Any) -> Dict[str, Tuple[int, int]]
+def _check_ulimits(value: Any) -> Dict[str, Tuple[int, int]]:
     """The default limits, with those `value` names replaced."""
     limits = default_ulimits()
     if value is None:
@@ -310,16 +294,14 @@ def _check_ulimits(value):
     return limits
 
 
-def _check_name(name):
-    # type: (Any) -> str
+def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name) or name.endswith(REPLACED_SUFFIX):
         raise SpecError("name", name, "is not a valid tenant name (letters, digits, '_', '.', '-'; "
                         "starts with a letter or digit; 2 to 63 characters)")
     return name
 
 
-def _check_lock(params):
-    # type: (Dict[str, Any]) -> Tuple[str, float]
+def _check_lock(params: Dict[str, Any]) -> Tuple[str, float]:
     path = check_path("lock_path", params.get("lock_path") or "/run/lock/gpulab-tenant.lock")
     timeout = params.get("lock_timeout")
     timeout = 300 if timeout is None else timeout
@@ -327,8 +309,7 @@ def _check_lock(params):
     return path, timeout
 
 
-def _check_removal(params, spec):
-    # type: (Dict[str, Any], Dict[str, Any]) -> None
+def _check_removal(params: Dict[str, Any], spec: Dict[str, Any]) -> None:
     if params.get("archive_to") is not None:
         spec["archive_to"] = check_path("archive_to", params["archive_to"])
         if not spec["purge"]:
@@ -338,8 +319,7 @@ def _check_removal(params, spec):
                             "kept apart from tenant data" % spec["data_base"])
 
 
-def validate_spec(params):
-    # type: (Dict[str, Any]) -> TenantSpec
+def validate_spec(params: Dict[str, Any]) -> TenantSpec:
     """Validate module parameters (as AnsibleModule hands them over) into a TenantSpec.
 
     Syntax only: what needs the host (symlinks, other tenants, Docker) is checked by tenant_apply,
@@ -351,9 +331,9 @@ def validate_spec(params):
         raise SpecError("data_root", params["data_root"], "is not %s/%s: a tenant's data lives only in "
                         "<data_base>/<name>; set data_base instead" % (base, name))
     lock_path, lock_timeout = _check_lock(params)
-    spec = {"name": name, "state": state, "data_base": base, "data_dir": base + "/" + name,
+    spec: Dict[str, Any] = {"name": name, "state": state, "data_base": base, "data_dir": base + "/" + name,
             "lock_path": lock_path, "lock_timeout": lock_timeout,
-            "purge": bool(params.get("purge")), "archive_to": None}  # type: Dict[str, Any]
+            "purge": bool(params.get("purge")), "archive_to": None}
     _check_removal(params, spec)
     if params.get("docker_host") is not None:
         check_text("docker_host", params["docker_host"])

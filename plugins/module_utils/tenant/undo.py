@@ -4,8 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """All or nothing: a journal of what a run changed, put back in reverse order when it fails."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Any, Callable, List, Tuple
 
@@ -32,8 +31,7 @@ DOCKER_ERROR_FIELDS = (
 )
 
 
-def field_of(message, default="name"):
-    # type: (str, str) -> str
+def field_of(message: str, default: str = "name") -> str:
     """The option a Docker (or OS) refusal is most likely about."""
     text = message.lower()
     for needle, field in DOCKER_ERROR_FIELDS:
@@ -45,18 +43,16 @@ def field_of(message, default="name"):
 class Undo(object):
     """What a run changed, each with the step that puts it back."""
 
-    def __init__(self):
-        # type: () -> None
-        self._steps = []  # type: List[Tuple[str, Callable[[], Any]]]
+    def __init__(self) -> None:
+        self._steps: List[Tuple[str, Callable[[], Any]]] = []
 
-    def add(self, what, step):
-        # type: (str, Callable[[], Any]) -> None
+    def add(self, what: str, step: Callable[[], Any]) -> None:
         self._steps.append((what, step))
 
-    def run(self):
-        # type: () -> Tuple[List[str], List[str]]
+    def run(self) -> Tuple[List[str], List[str]]:
         """Undo in reverse order; returns (what was undone, what could not be, with why)."""
-        undone, failed = [], []  # type: Tuple[List[str], List[str]]
+        undone: List[str] = []
+        failed: List[str] = []
         for what, step in reversed(self._steps):
             try:
                 step()
@@ -70,8 +66,7 @@ class Undo(object):
 class RunFailed(Exception):
     """A run that failed after it began changing the host; says what it undid."""
 
-    def __init__(self, field, value, reason, undone, not_undone):
-        # type: (str, Any, str, List[str], List[str]) -> None
+    def __init__(self, field: str, value: Any, reason: str, undone: List[str], not_undone: List[str]) -> None:
         self.field = field
         self.value = value
         self.undone = undone

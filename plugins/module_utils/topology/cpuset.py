@@ -4,14 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CPU list helpers: parse and print the Linux/Docker cpuset form ("0-3,8,10-11")."""
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Iterable, List
 
 
-def parse_cpuset(text):
-    # type: (str) -> List[int]
+def parse_cpuset(text: str) -> List[int]:
     """Parse a CPU list such as "0-3,8, 10-11" into a sorted list of unique CPU ids.
 
     Whitespace (including newlines) is ignored; an empty or blank text gives [].
@@ -39,14 +37,13 @@ def parse_cpuset(text):
     return sorted(cpus)
 
 
-def format_cpuset(cpus):
-    # type: (Iterable[int]) -> str
+def format_cpuset(cpus: Iterable[int]) -> str:
     """Print CPU ids in the canonical sorted range form, e.g. "16-31,144-159" ("" for none)."""
     ids = sorted(set(int(c) for c in cpus))
     for cpu in ids:
         if cpu < 0:
             raise ValueError("bad CPU id %d: CPU ids are >= 0" % cpu)
-    parts = []  # type: List[str]
+    parts: List[str] = []
     start = prev = None
     for cpu in ids:
         if start is None:
@@ -61,6 +58,5 @@ def format_cpuset(cpus):
     return ",".join(parts)
 
 
-def _span(start, end):
-    # type: (int, int) -> str
+def _span(start: int, end: int) -> str:
     return str(start) if start == end else "%d-%d" % (start, end)

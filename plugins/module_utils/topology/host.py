@@ -13,8 +13,7 @@ The sysfs, /dev and /proc roots, the NVML module and the nvidia-smi runner are p
 tests can hand in trees and test doubles.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import os
 import re
@@ -42,9 +41,8 @@ class _Unreadable(Exception):
     """One GPU reader could not answer; the message says why."""
 
 
-def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_allowed=None,
-                       run=None, dev_root="/dev", proc_root="/proc"):
-    # type: (str, Any, bool, Optional[Iterable[int]], Any, str, str) -> Dict[str, Any]
+def read_host_topology(sysfs_root: str = "/sys", nvml: Any = None, require_gpus: bool = True, cpus_allowed: Optional[Iterable[int]] = None,
+                       run: Any = None, dev_root: str = "/dev", proc_root: str = "/proc") -> Dict[str, Any]:
     """The topology dict of this host, with `source`: the GPU reader used ("nvml" or
     "nvidia-smi"), None when no GPU was read on a host without NVIDIA devices or driver.
 
@@ -74,8 +72,8 @@ def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_all
             "cpus": sorted(set(nodes[node]) & allowed),
             "distance": distances[node],
         }
-    topo = {"gpus": [], "links": {}, "numa_nodes": numa_nodes, "siblings": siblings,
-            "cpus_allowed": sorted(allowed), "source": None}  # type: Dict[str, Any]
+    topo: Dict[str, Any] = {"gpus": [], "links": {}, "numa_nodes": numa_nodes, "siblings": siblings,
+            "cpus_allowed": sorted(allowed), "source": None}
 
     try:
         source, devices, links = _read_gpus(nvml, run)
@@ -102,8 +100,7 @@ def read_host_topology(sysfs_root="/sys", nvml=None, require_gpus=True, cpus_all
     return topo
 
 
-def _read_gpus(nvml, run):
-    # type: (Any, Any) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]
+def _read_gpus(nvml: Any, run: Any) -> Tuple[str, List[Dict[str, Any]], Dict[str, str]]:
     """(source, devices, links) from NVML, else from nvidia-smi when pynvml is missing, too old,
     or NVML cannot start. _Unreadable names both causes when neither answers."""
     try:
@@ -120,12 +117,11 @@ def _read_gpus(nvml, run):
     return SOURCE_NVIDIA_SMI, devices, links
 
 
-def nvidia_evidence(sysfs_root="/sys", dev_root="/dev", proc_root="/proc"):
-    # type: (str, str, str) -> List[str]
+def nvidia_evidence(sysfs_root: str = "/sys", dev_root: str = "/dev", proc_root: str = "/proc") -> List[str]:
     """What shows NVIDIA GPUs or a loaded NVIDIA driver on this host, one phrase each; [] on a
     host with neither: /dev/nvidia<N> device nodes, /proc/driver/nvidia/gpus entries, PCI display
     devices (class 0x03xxxx) of NVIDIA's vendor id, /proc/driver/nvidia/version, /sys/module/nvidia."""
-    found = []  # type: List[str]
+    found: List[str] = []
     nodes = sorted((e for e in _listdir(dev_root) if _DEV_NODE.match(e)), key=lambda e: int(e[6:]))
     if nodes:
         found.append("device nodes %s" % _some([os.path.join(dev_root, e) for e in nodes]))
@@ -145,11 +141,10 @@ def nvidia_evidence(sysfs_root="/sys", dev_root="/dev", proc_root="/proc"):
     return found
 
 
-def nvidia_pci_gpus(sysfs_root="/sys"):
-    # type: (str) -> List[str]
+def nvidia_pci_gpus(sysfs_root: str = "/sys") -> List[str]:
     """Bus ids of the PCI devices with NVIDIA's vendor id and a display class (VGA or 3D)."""
     base = os.path.join(sysfs_root, "bus", "pci", "devices")
-    found = []  # type: List[str]
+    found: List[str] = []
     for bus in sorted(_listdir(base)):
         vendor = (_read(os.path.join(base, bus, "vendor")) or "").strip().lower()
         klass = (_read(os.path.join(base, bus, "class")) or "").strip().lower()
@@ -158,8 +153,7 @@ def nvidia_pci_gpus(sysfs_root="/sys"):
     return found
 
 
-def read_numa_nodes(sysfs_root="/sys"):
-    # type: (str) -> Tuple[Dict[int, List[int]], Dict[int, Dict[str, int]]]
+def read_numa_nodes(sysfs_root: str = "/sys") -> Tuple[Dict[int, List[int]], Dict[int, Dict[str, int]]]:
     """NUMA nodes ({id: cpus}) and distances ({id: {"other": d}}) from sysfs.
 
     A kernel without NUMA (no node directories) counts as one node 0 holding every online CPU.
@@ -174,8 +168,8 @@ def read_numa_nodes(sysfs_root="/sys"):
             raise TopologyError("cannot read CPUs: %s has neither devices/system/node/node* nor "
                                 "devices/system/cpu/online" % sysfs_root)
         return {0: _cpulist(online, "devices/system/cpu/online")}, {0: {"0": DEFAULT_LOCAL_DISTANCE}}
-    nodes = {}  # type: Dict[int, List[int]]
-    distances = {}  # type: Dict[int, Dict[str, int]]
+    nodes: Dict[int, List[int]] = {}
+    distances: Dict[int, Dict[str, int]] = {}
     for node in ids:
         path = os.path.join(base, "node%d" % node)
         nodes[node] = _cpulist(_read(os.path.join(path, "cpulist")) or "", "node%d/cpulist" % node)
@@ -188,11 +182,10 @@ def read_numa_nodes(sysfs_root="/sys"):
     return nodes, distances
 
 
-def read_siblings(sysfs_root="/sys"):
-    # type: (str) -> List[List[int]]
+def read_siblings(sysfs_root: str = "/sys") -> List[List[int]]:
     """Hyperthread groups (thread_siblings_list of each CPU), each once, sorted."""
     base = os.path.join(sysfs_root, "devices", "system", "cpu")
-    groups = set()  # type: Set[Tuple[int, ...]]
+    groups: Set[Tuple[int, ...]] = set()
     if not os.path.isdir(base):
         return []
     for entry in os.listdir(base):
@@ -204,8 +197,7 @@ def read_siblings(sysfs_root="/sys"):
     return sorted(list(g) for g in groups)
 
 
-def sysfs_bus_id(nvml_bus_id):
-    # type: (str) -> str
+def sysfs_bus_id(nvml_bus_id: str) -> str:
     """NVML's "00000000:07:00.0" as sysfs names the device: "0000:07:00.0"."""
     text = nvml_bus_id.strip().lower()
     parts = text.split(":")
@@ -216,8 +208,7 @@ def sysfs_bus_id(nvml_bus_id):
     return text
 
 
-def _gpu_numa(sysfs_root, bus_id, nodes, distances):
-    # type: (str, str, Dict[int, List[int]], Dict[int, Dict[str, int]]) -> Tuple[int, List[int]]
+def _gpu_numa(sysfs_root: str, bus_id: str, nodes: Dict[int, List[int]], distances: Dict[int, Dict[str, int]]) -> Tuple[int, List[int]]:
     """A GPU's NUMA node and local CPUs from its PCI device. A memory-only node (Grace) or none
     (-1) gives way to the node holding the device's local CPUs, then the nearest node with CPUs."""
     dev = os.path.join(sysfs_root, "bus", "pci", "devices", sysfs_bus_id(bus_id))
@@ -240,8 +231,7 @@ def _gpu_numa(sysfs_root, bus_id, nodes, distances):
     return -1, local
 
 
-def _read_nvml(nvml):
-    # type: (Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]
+def _read_nvml(nvml: Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
     """(devices, links) through NVML; _Unreadable when pynvml is missing or too old, or NVML
     cannot start. A failure after NVML started is a TopologyError."""
     if nvml is None:
@@ -275,8 +265,7 @@ def _read_nvml(nvml):
     return devices, links
 
 
-def _read_nvidia_smi(run):
-    # type: (Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]
+def _read_nvidia_smi(run: Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
     """(devices, links) from `nvidia-smi --query-gpu` and the link matrix of `nvidia-smi topo -m`;
     _Unreadable with nvidia-smi's own words when it fails or the two disagree."""
     try:
@@ -305,8 +294,7 @@ def _read_nvidia_smi(run):
     return devices, matrix["links"]
 
 
-def _smi_problem(exc):
-    # type: (NvidiaSmiError) -> str
+def _smi_problem(exc: NvidiaSmiError) -> str:
     """nvidia-smi's failure: what it means, then what it printed (first lines)."""
     said = [line.strip() for line in (exc.output or "").splitlines() if line.strip()][:2]
     text = " ".join(said)
@@ -317,8 +305,7 @@ def _smi_problem(exc):
     return "%s (nvidia-smi said: %s)" % (exc.message, text)
 
 
-def _device(nvml, error, index, handle):
-    # type: (Any, Any, int, Any) -> Dict[str, Any]
+def _device(nvml: Any, error: Any, index: int, handle: Any) -> Dict[str, Any]:
     mig_mode = None
     try:
         current = nvml.nvmlDeviceGetMigMode(handle)[0]
@@ -335,16 +322,15 @@ def _device(nvml, error, index, handle):
     }
 
 
-def _links(nvml, error, handles, devices):
-    # type: (Any, Any, List[Any], List[Dict[str, Any]]) -> Dict[str, str]
+def _links(nvml: Any, error: Any, handles: List[Any], devices: List[Dict[str, Any]]) -> Dict[str, str]:
     """NVLink bonds (direct peers, or all GPUs on an NVSwitch fabric), else the PCIe path."""
     by_bus = dict((sysfs_bus_id(d["pci_bus_id"]), d["index"]) for d in devices)
     max_links = getattr(nvml, "NVML_NVLINK_MAX_LINKS", 18)
     enabled = getattr(nvml, "NVML_FEATURE_ENABLED", 1)
     switch_type = getattr(nvml, "NVML_NVLINK_DEVICE_TYPE_SWITCH", 2)
     gpu_type = getattr(nvml, "NVML_NVLINK_DEVICE_TYPE_GPU", 0)
-    direct = {}  # type: Dict[Tuple[int, int], int]
-    to_switch = {}  # type: Dict[int, int]
+    direct: Dict[Tuple[int, int], int] = {}
+    to_switch: Dict[int, int] = {}
     for index, handle in enumerate(handles):
         for link in range(max_links):
             try:
@@ -385,31 +371,27 @@ def _links(nvml, error, handles, devices):
     return links
 
 
-def _text(value):
-    # type: (Any) -> str
+def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
 
 
-def _listdir(path):
-    # type: (str) -> List[str]
+def _listdir(path: str) -> List[str]:
     try:
         return os.listdir(path)
     except (IOError, OSError):
         return []
 
 
-def _some(items, shown=4):
-    # type: (List[str], int) -> str
+def _some(items: List[str], shown: int = 4) -> str:
     """The first few items, and how many there are in all."""
     if len(items) <= shown:
         return ", ".join(items)
     return "%s ... (%d in all)" % (", ".join(items[:shown]), len(items))
 
 
-def _read(path):
-    # type: (str) -> Optional[str]
+def _read(path: str) -> Optional[str]:
     try:
         with open(path) as handle:
             return handle.read()
@@ -417,8 +399,7 @@ def _read(path):
         return None
 
 
-def _cpulist(text, what):
-    # type: (str, str) -> List[int]
+def _cpulist(text: str, what: str) -> List[int]:
     try:
         return parse_cpuset(text)
     except ValueError as exc:

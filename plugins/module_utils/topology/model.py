@@ -18,8 +18,7 @@ Fields a source cannot know (a UUID in `nvidia-smi topo -m` text) are None. A GP
 node is unknown has numa_node -1.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional
@@ -37,8 +36,7 @@ class TopologyError(ValueError):
     """A topology (text, host or dict) that cannot be read; the message names the problem."""
 
 
-def normalize_link_label(label):
-    # type: (str) -> str
+def normalize_link_label(label: str) -> str:
     """Return the label as nvidia-smi prints it today (legacy SOC becomes SYS).
 
     Raises TopologyError for anything that is not a GPU-to-GPU link label.
@@ -54,8 +52,7 @@ def normalize_link_label(label):
     raise TopologyError("unknown link label %r (expected NV#, PIX, PXB, PHB, NODE, SYS or SOC)" % (label,))
 
 
-def link_score(label):
-    # type: (str) -> int
+def link_score(label: str) -> int:
     """Score of a link: any NVLink bond > PIX > PXB > PHB > NODE > SYS; more NVLinks score higher."""
     norm = normalize_link_label(label)
     match = _NV_RE.match(norm)
@@ -64,16 +61,14 @@ def link_score(label):
     return LINK_SCORES[norm]
 
 
-def pair_key(i, j):
-    # type: (int, int) -> str
+def pair_key(i: int, j: int) -> str:
     """The links key for GPUs i and j: "low,high"."""
     a, b = (i, j) if i < j else (j, i)
     return "%d,%d" % (a, b)
 
 
-def new_gpu(index, numa_node=-1, cpus=None, uuid=None, pci_bus_id=None, name=None,
-            memory_mib=None, mig_mode=None):
-    # type: (int, int, Optional[List[int]], Optional[str], Optional[str], Optional[str], Optional[int], Optional[str]) -> Dict[str, Any]
+def new_gpu(index: int, numa_node: int = -1, cpus: Optional[List[int]] = None, uuid: Optional[str] = None, pci_bus_id: Optional[str] = None, name: Optional[str] = None,
+            memory_mib: Optional[int] = None, mig_mode: Optional[str] = None) -> Dict[str, Any]:
     """One GPU entry of the topology dict, with every contract key present."""
     return {
         "index": int(index),
@@ -87,8 +82,7 @@ def new_gpu(index, numa_node=-1, cpus=None, uuid=None, pci_bus_id=None, name=Non
     }
 
 
-def default_distances(node_ids):
-    # type: (List[int]) -> Dict[str, Dict[str, int]]
+def default_distances(node_ids: List[int]) -> Dict[str, Dict[str, int]]:
     """Distances when the source gives none: 10 to itself, 20 (the kernel's remote default) to others."""
     return dict(
         (str(a), dict((str(b), DEFAULT_LOCAL_DISTANCE if a == b else DEFAULT_REMOTE_DISTANCE) for b in node_ids))
@@ -96,8 +90,7 @@ def default_distances(node_ids):
     )
 
 
-def check_topology(topology):
-    # type: (Any) -> Dict[str, Any]
+def check_topology(topology: Any) -> Dict[str, Any]:
     """Check a topology dict (e.g. given to gpu_placement by a user) and return a normalised copy.
 
     Keys and ids become the contract's types; CPU lists are sorted. Raises TopologyError naming
@@ -109,11 +102,11 @@ def check_topology(topology):
     for key in ("gpus", "numa_nodes"):
         if key not in topology:
             raise TopologyError("topology has no %r key" % key)
-    numa_nodes = {}  # type: Dict[str, Dict[str, Any]]
+    numa_nodes: Dict[str, Dict[str, Any]] = {}
     raw_nodes = topology.get("numa_nodes") or {}
     if not isinstance(raw_nodes, dict):
         raise TopologyError("topology numa_nodes must be a dict keyed by node id")
-    seen_cpus = {}  # type: Dict[int, int]
+    seen_cpus: Dict[int, int] = {}
     for node_key, node in raw_nodes.items():
         node_id = _as_int(node_key, "NUMA node id %r" % (node_key,))
         if not isinstance(node, dict):
@@ -180,8 +173,7 @@ def check_topology(topology):
     return result
 
 
-def _as_int(value, what):
-    # type: (Any, str) -> int
+def _as_int(value: Any, what: str) -> int:
     if type(value) is int:  # pylint: disable=unidiomatic-typecheck
         return value
     if isinstance(value, bool):
@@ -192,15 +184,13 @@ def _as_int(value, what):
         raise TopologyError("%s must be an integer, got %r" % (what, value))
 
 
-def _str_list(values, what):
-    # type: (Any, str) -> List[str]
+def _str_list(values: Any, what: str) -> List[str]:
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
         raise TopologyError("%s must be a list of strings, got %r" % (what, values))
     return list(values)
 
 
-def _int_list(values, what):
-    # type: (Any, str) -> List[int]
+def _int_list(values: Any, what: str) -> List[int]:
     if isinstance(values, str):
         try:
             return parse_cpuset(values)

@@ -21,8 +21,7 @@ it a bounded greedy search grows one candidate from each free GPU and keeps the 
 same order. Same input, same answer.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -40,8 +39,7 @@ class PlacementError(ValueError):
     """A placement that cannot be made; the message names the constraint that failed."""
 
 
-def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"):
-    # type: (Dict[str, Any], int, int, Iterable[int], Iterable[int], str) -> Dict[str, Any]
+def place(topology: Dict[str, Any], gpus: int, cpus: int, used_gpus: Iterable[int] = (), used_cpus: Iterable[int] = (), numa_policy: str = "strict") -> Dict[str, Any]:
     """Choose `gpus` GPUs and `cpus` logical CPUs for one tenant; see the module docstring.
 
     Returns {gpus, cpus, cpuset, numa_nodes, numa_local, score, notes}; raises PlacementError.
@@ -68,8 +66,8 @@ def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"
 
     best_effort = numa_policy == "best-effort"
     notes = list(ctx.notes)
-    chosen = []  # type: List[int]
-    key = None  # type: Optional[Tuple[Any, ...]]
+    chosen: List[int] = []
+    key: Optional[Tuple[Any, ...]] = None
     if want_gpus:
         chosen, key = _choose_gpus(ctx, want_gpus, want_cpus, best_effort)
         home = ctx.home_nodes(chosen)
@@ -85,7 +83,7 @@ def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"
     picked, spilled = ctx.pick_cpus(home, chosen, want_cpus, best_effort)
     numa_local = not spilled
     if spilled:
-        by_node = {}  # type: Dict[int, int]
+        by_node: Dict[int, int] = {}
         for cpu in spilled:
             by_node[ctx.cpu_node[cpu]] = by_node.get(ctx.cpu_node[cpu], 0) + 1
         notes.append("numa_policy best-effort: %d of %d CPUs spilled outside NUMA node(s) %s to the nearest: %s" % (
@@ -95,7 +93,7 @@ def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"
     cpu_nodes = set(ctx.cpu_node[c] for c in picked)
     gpu_nodes = set(ctx.gpu_node[g] for g in chosen if ctx.gpu_node[g] >= 0)
     whole, lone = ctx.count_cores(picked)
-    score = {
+    score: Dict[str, Any] = {
         "weakest_link": None,
         "weakest_link_score": None,
         "pair_score_sum": 0,
@@ -105,7 +103,7 @@ def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"
         "whole_cores": whole,
         "lone_threads": lone,
         "spilled_cpus": len(spilled),
-    }  # type: Dict[str, Any]
+    }
     if key is not None:
         score["weakest_link_score"] = key[1] if key[1] != _SINGLE else None
         score["weakest_link"] = ctx.weakest_label(chosen)
@@ -123,8 +121,7 @@ def place(topology, gpus, cpus, used_gpus=(), used_cpus=(), numa_policy="strict"
     }
 
 
-def _count(value, what):
-    # type: (Any, str) -> int
+def _count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(str(value).strip())
@@ -138,9 +135,8 @@ def _count(value, what):
 class _Context(object):
     """Free GPUs and CPUs of one topology, with the lookups the search needs."""
 
-    def __init__(self, topo, used_gpus, used_cpus):
-        # type: (Dict[str, Any], Iterable[int], Iterable[int]) -> None
-        self.notes = []  # type: List[str]
+    def __init__(self, topo: Dict[str, Any], used_gpus: Iterable[int], used_cpus: Iterable[int]) -> None:
+        self.notes: List[str] = []
         self.gpu_node = dict((g["index"], g["numa_node"]) for g in topo["gpus"])
         used_g = set(int(g) for g in used_gpus)
         unknown = sorted(used_g - set(self.gpu_node))
@@ -151,7 +147,7 @@ class _Context(object):
         self.links = topo["links"]
         allowed = topo.get("cpus_allowed")
         allowed = set(allowed) if allowed is not None else None
-        self.cpu_node = {}  # type: Dict[int, int]
+        self.cpu_node: Dict[int, int] = {}
         for node, info in topo["numa_nodes"].items():
             for cpu in info["cpus"]:
                 if allowed is None or cpu in allowed:
@@ -164,7 +160,7 @@ class _Context(object):
         free_set = set(self.free_cpus)
         # A sibling we may not use (outside cpus_allowed, or used) makes its core's other
         # threads lone hyperthreads.
-        self.core_of = {}  # type: Dict[int, Tuple[int, ...]]
+        self.core_of: Dict[int, Tuple[int, ...]] = {}
         for group in topo.get("siblings") or []:
             members = tuple(sorted(group))
             for cpu in members:
@@ -172,8 +168,8 @@ class _Context(object):
                     self.core_of[cpu] = members
         for cpu in self.cpu_node:
             self.core_of.setdefault(cpu, (cpu,))
-        self.whole = dict((n, []) for n in self.node_ids)  # type: Dict[int, List[Tuple[int, ...]]]
-        self.lone = dict((n, []) for n in self.node_ids)  # type: Dict[int, List[int]]
+        self.whole: Dict[int, List[Tuple[int, ...]]] = dict((n, []) for n in self.node_ids)
+        self.lone: Dict[int, List[int]] = dict((n, []) for n in self.node_ids)
         seen = set()
         for cpu in self.free_cpus:
             core = self.core_of[cpu]
@@ -187,13 +183,11 @@ class _Context(object):
         self.capacity = dict((n, sum(len(c) for c in self.whole[n]) + len(self.lone[n])) for n in self.node_ids)
 
     # -- GPUs -------------------------------------------------------------------------------
-    def score(self, i, j):
-        # type: (int, int) -> int
+    def score(self, i: int, j: int) -> int:
         label = self.links.get(pair_key(i, j))
         return link_score(label) if label else _NO_LINK
 
-    def weakest_label(self, chosen):
-        # type: (List[int]) -> Optional[str]
+    def weakest_label(self, chosen: List[int]) -> Optional[str]:
         worst = None
         for a in range(len(chosen)):
             for b in range(a + 1, len(chosen)):
@@ -203,13 +197,11 @@ class _Context(object):
                     worst = (value, label)
         return worst[1] if worst else None
 
-    def home_nodes(self, chosen):
-        # type: (List[int]) -> List[int]
+    def home_nodes(self, chosen: List[int]) -> List[int]:
         return sorted(set(self.gpu_node[g] for g in chosen if self.gpu_node[g] >= 0))
 
     # -- CPUs -------------------------------------------------------------------------------
-    def roomiest_node(self, count=0):
-        # type: (int) -> int
+    def roomiest_node(self, count: int = 0) -> int:
         """Among nodes with room for `count` CPUs (all nodes if none has), the one with the
         most free whole cores, then the most free CPUs, then the lowest id."""
         if not self.node_ids:
@@ -217,13 +209,11 @@ class _Context(object):
         fits = [n for n in self.node_ids if self.capacity[n] >= count] or self.node_ids
         return max(fits, key=lambda n: (len(self.whole[n]), self.capacity[n], -n))
 
-    def distance_from(self, home, node):
-        # type: (List[int], int) -> int
+    def distance_from(self, home: List[int], node: int) -> int:
         values = [self.distances.get(h, {}).get(node, DEFAULT_REMOTE_DISTANCE) for h in home]
         return min(values) if values else DEFAULT_REMOTE_DISTANCE
 
-    def count_cores(self, picked):
-        # type: (List[int]) -> Tuple[int, int]
+    def count_cores(self, picked: List[int]) -> Tuple[int, int]:
         chosen = set(picked)
         whole = lone = 0
         seen = set()
@@ -238,8 +228,7 @@ class _Context(object):
                 lone += len([c for c in core if c in chosen])
         return whole, lone
 
-    def pick_cpus(self, home, chosen, count, best_effort):
-        # type: (List[int], List[int], int, bool) -> Tuple[List[int], List[int]]
+    def pick_cpus(self, home: List[int], chosen: List[int], count: int, best_effort: bool) -> Tuple[List[int], List[int]]:
         """CPUs from the home nodes (shared in proportion to their GPUs), whole cores first;
         under best-effort the rest from the nearest other nodes. Returns (picked, spilled)."""
         if count == 0:
@@ -256,10 +245,10 @@ class _Context(object):
                 "free (most: %d on node %d); use numa_policy best-effort to spill to the nearest node"
                 % (count, self.capacity[home[0]], home[0]))
         quotas = self._quotas(home, chosen, min(count, local_room))
-        picked = []  # type: List[int]
+        picked: List[int] = []
         for node in home:
             picked.extend(self._take(node, quotas[node]))
-        spilled = []  # type: List[int]
+        spilled: List[int] = []
         rest = count - len(picked)
         if rest:
             others = sorted((n for n in self.node_ids if n not in home),
@@ -272,8 +261,7 @@ class _Context(object):
                     break
         return sorted(picked + spilled), sorted(spilled)
 
-    def _quotas(self, home, chosen, count):
-        # type: (List[int], List[int], int) -> Dict[int, int]
+    def _quotas(self, home: List[int], chosen: List[int], count: int) -> Dict[int, int]:
         """Split `count` over the home nodes by their share of GPUs, in whole-core units; a node
         short of whole cores passes its share to the others before anyone takes lone threads."""
         if len(home) == 1:
@@ -301,11 +289,10 @@ class _Context(object):
                     break
         return quotas
 
-    def _take(self, node, count):
-        # type: (int, int) -> List[int]
+    def _take(self, node: int, count: int) -> List[int]:
         """`count` free CPUs of one node: whole cores (lowest first); a remainder from lone
         hyperthreads before splitting another whole core."""
-        out = []  # type: List[int]
+        out: List[int] = []
         cores = self.whole[node]
         used_cores = 0
         for core in cores:
@@ -325,29 +312,26 @@ class _Context(object):
         return out[:count]
 
 
-def _choose_gpus(ctx, k, c, best_effort):
-    # type: (_Context, int, int, bool) -> Tuple[List[int], Tuple[Any, ...]]
+def _choose_gpus(ctx: _Context, k: int, c: int, best_effort: bool) -> Tuple[List[int], Tuple[Any, ...]]:
     free = ctx.free_gpus
     n = len(free)
     nodes = [ctx.gpu_node[g] for g in free]
     score = [[ctx.score(a, b) if a != b else 0 for b in free] for a in free]
     rowsum = [sum(row) for row in score]
     total_pairs = sum(rowsum) // 2
-    free_per_node = {}  # type: Dict[int, int]
+    free_per_node: Dict[int, int] = {}
     for node in nodes:
         free_per_node[node] = free_per_node.get(node, 0) + 1
-    room_cache = {}  # type: Dict[Tuple[int, ...], int]
+    room_cache: Dict[Tuple[int, ...], int] = {}
 
-    def room(node_set):
-        # type: (Tuple[int, ...]) -> int
+    def room(node_set: Tuple[int, ...]) -> int:
         if node_set not in room_cache:
             known = [x for x in node_set if x >= 0]
             room_cache[node_set] = (sum(ctx.capacity[x] for x in known) if known
                                     else ctx.capacity[ctx.roomiest_node(c)] if ctx.node_ids else 0)
         return room_cache[node_set]
 
-    def leaf_key(members, weakest, counts, pair_sum, row_total):
-        # type: (List[int], int, Dict[int, int], int, int) -> Optional[Tuple[Any, ...]]
+    def leaf_key(members: List[int], weakest: int, counts: Dict[int, int], pair_sum: int, row_total: int) -> Optional[Tuple[Any, ...]]:
         node_set = tuple(sorted(counts))
         local_ok = room(node_set) >= c
         if not local_ok and not best_effort:
@@ -358,11 +342,10 @@ def _choose_gpus(ctx, k, c, best_effort):
         return (1 if (local_ok or not best_effort) else 0, weakest, -known, pair_sum,
                 -remaining_nodes, remaining_sum, tuple(-free[p] for p in members))
 
-    best = [None, None]  # type: List[Any]
-    fallback = [None]  # type: List[Any]
+    best: List[Any] = [None, None]
+    fallback: List[Any] = [None]
 
-    def consider(members, weakest, counts, pair_sum, row_total):
-        # type: (List[int], int, Dict[int, int], int, int) -> None
+    def consider(members: List[int], weakest: int, counts: Dict[int, int], pair_sum: int, row_total: int) -> None:
         key = leaf_key(members, weakest, counts, pair_sum, row_total)
         if key is None:
             node_set = tuple(sorted(counts))
@@ -373,19 +356,17 @@ def _choose_gpus(ctx, k, c, best_effort):
             best[0] = key
             best[1] = [free[p] for p in members]
 
-    def bound_ok(weakest, counts):
-        # type: (int, Dict[int, int]) -> bool
+    def bound_ok(weakest: int, counts: Dict[int, int]) -> bool:
         if best[0] is None:
             return True
         known = len([x for x in counts if x >= 0])
         return (1, weakest, -known) >= best[0][:3]
 
     if n <= EXACT_LIMIT:
-        members = []  # type: List[int]
-        counts = {}  # type: Dict[int, int]
+        members: List[int] = []
+        counts: Dict[int, int] = {}
 
-        def dfs(start, weakest, pair_sum, row_total):
-            # type: (int, int, int, int) -> None
+        def dfs(start: int, weakest: int, pair_sum: int, row_total: int) -> None:
             if len(members) == k:
                 consider(members, weakest, counts, pair_sum, row_total)
                 return

@@ -14,8 +14,7 @@ or narrowed CPU Affinity for GPUs whose node's CPUs are not all allowed; NUMA Af
 names the node. The reader then trusts NUMA Affinity and says so in `warnings`.
 """
 
-from __future__ import (absolute_import, division, print_function)
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -34,8 +33,7 @@ _LSCPU_KV = re.compile(r"^\s*([^:]+?):\s*(.*?)\s*$")
 _NUMACTL_CPUS = re.compile(r"^node (\d+) cpus:(.*)$")
 
 
-def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
-    # type: (str, Optional[str], Optional[str]) -> Dict[str, Any]
+def parse_topology_text(topo_matrix: str, lscpu: Optional[str] = None, numactl: Optional[str] = None) -> Dict[str, Any]:
     """Build the topology dict from `nvidia-smi topo -m` text (+ optional `lscpu`, `numactl -H`).
 
     NUMA node CPU lists come from numactl, else lscpu, else the GPUs' CPU Affinity; distances
@@ -51,8 +49,8 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
     cpu_info = parse_lscpu(lscpu) if lscpu else None
     numa_info = parse_numactl(numactl) if numactl else None
 
-    node_cpus = None  # type: Optional[Dict[int, List[int]]]
-    distances = None  # type: Optional[Dict[str, Dict[str, int]]]
+    node_cpus: Optional[Dict[int, List[int]]] = None
+    distances: Optional[Dict[str, Dict[str, int]]] = None
     if numa_info is not None:
         node_cpus = numa_info["nodes"]
         distances = numa_info["distances"]
@@ -64,7 +62,7 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
     lists_known = node_cpus is not None
     if node_cpus is None:
         node_cpus = _nodes_from_affinity(rows["gpus"])
-    restricted = {"empty": [], "narrower": [], "named": False}  # type: Dict[str, Any]
+    restricted: Dict[str, Any] = {"empty": [], "narrower": [], "named": False}
     for gpu in rows["gpus"]:
         numa_node = _gpu_node(gpu, node_cpus, lists_known)
         cpus = _gpu_cpus(gpu, numa_node, node_cpus, lists_known, restricted)
@@ -89,8 +87,7 @@ def parse_topology_text(topo_matrix, lscpu=None, numactl=None):
     return topology
 
 
-def parse_topo_matrix(text):
-    # type: (str) -> Dict[str, Any]
+def parse_topo_matrix(text: str) -> Dict[str, Any]:
     """Parse the matrix itself: {"gpus": [{index, cpu_affinity, numa_affinity, gpu_numa_id, ...}], "links"}."""
     lines = text.splitlines()
     header_at = _find_header(lines)
@@ -102,7 +99,7 @@ def parse_topo_matrix(text):
                             "column is GPU0 (like '\\tGPU0\\tGPU1\\tCPU Affinity\\tNUMA Affinity')")
     devices, trailing = _split_header(lines[header_at])
     ndev = len(devices)
-    rows = {}  # type: Dict[str, Tuple[List[str], Dict[str, str], int]]
+    rows: Dict[str, Tuple[List[str], Dict[str, str], int]] = {}
     for number in range(header_at + 1, len(lines)):
         line = lines[number]
         if not line.strip():
@@ -126,7 +123,7 @@ def parse_topo_matrix(text):
         raise TopologyError("the `nvidia-smi topo -m` header names no GPU columns")
     names = _smi_l_names(lines)
     gpus = []
-    links = {}  # type: Dict[str, str]
+    links: Dict[str, str] = {}
     for pos, index in gpu_columns:
         label = devices[pos]
         if label not in rows:
@@ -158,8 +155,7 @@ def parse_topo_matrix(text):
     return {"gpus": gpus, "links": links}
 
 
-def _find_header(lines):
-    # type: (List[str]) -> Optional[int]
+def _find_header(lines: List[str]) -> Optional[int]:
     for number, line in enumerate(lines):
         tokens = line.split()
         if tokens and tokens[0] == "GPU0" and "X" not in tokens:
@@ -167,12 +163,11 @@ def _find_header(lines):
     return None
 
 
-def _split_header(line):
-    # type: (str) -> Tuple[List[str], List[str]]
+def _split_header(line: str) -> Tuple[List[str], List[str]]:
     """Device columns (GPU#, NIC#, mlx5_#...) and the trailing named columns, in order."""
     tokens = line.split()
     devices = []
-    rest = []  # type: List[str]
+    rest: List[str] = []
     for pos, token in enumerate(tokens):
         if token in _TRAILING_FIRST_WORDS:
             rest = tokens[pos:]
@@ -195,8 +190,7 @@ def _split_header(line):
     return devices, trailing
 
 
-def _split_row(line, ndev, trailing, label, line_no):
-    # type: (str, int, List[str], str, int) -> Tuple[List[str], Dict[str, str]]
+def _split_row(line: str, ndev: int, trailing: List[str], label: str, line_no: int) -> Tuple[List[str], Dict[str, str]]:
     if "\t" in line:
         fields = [f.strip() for f in line.split("\t")]
         cells = fields[1:1 + ndev]
@@ -228,8 +222,7 @@ def _split_row(line, ndev, trailing, label, line_no):
     return cells, values
 
 
-def _cpus(text, what, line_no):
-    # type: (str, str, int) -> List[int]
+def _cpus(text: str, what: str, line_no: int) -> List[int]:
     if text.upper() in ("", "N/A"):
         return []
     try:
@@ -238,13 +231,11 @@ def _cpus(text, what, line_no):
         raise TopologyError("line %d: %s: %s" % (line_no, what, exc))
 
 
-def _numa_affinity(text, label, line_no):
-    # type: (str, str, int) -> List[int]
+def _numa_affinity(text: str, label: str, line_no: int) -> List[int]:
     return _cpus(text, "%s NUMA Affinity" % label, line_no)
 
 
-def _gpu_numa_id(text, label, line_no):
-    # type: (str, str, int) -> Optional[int]
+def _gpu_numa_id(text: str, label: str, line_no: int) -> Optional[int]:
     if text.upper() in ("", "N/A"):
         return None
     if not text.isdigit():
@@ -252,10 +243,9 @@ def _gpu_numa_id(text, label, line_no):
     return int(text)
 
 
-def _smi_l_names(lines):
-    # type: (List[str]) -> Dict[int, Dict[str, Any]]
+def _smi_l_names(lines: List[str]) -> Dict[int, Dict[str, Any]]:
     """Names and UUIDs from `nvidia-smi -L` lines, when the text carries them."""
-    found = {}  # type: Dict[int, Dict[str, Any]]
+    found: Dict[int, Dict[str, Any]] = {}
     current = None
     for line in lines:
         match = _SMI_L.match(line)
@@ -269,10 +259,9 @@ def _smi_l_names(lines):
     return found
 
 
-def _nodes_from_affinity(gpus):
-    # type: (List[Dict[str, Any]]) -> Dict[int, List[int]]
+def _nodes_from_affinity(gpus: List[Dict[str, Any]]) -> Dict[int, List[int]]:
     """NUMA nodes when only the matrix is known: its NUMA Affinity, else one node per CPU set."""
-    nodes = {}  # type: Dict[int, set]
+    nodes: Dict[int, set] = {}
     unnamed = []
     for gpu in gpus:
         affinity = gpu["numa_affinity"]
@@ -285,7 +274,7 @@ def _nodes_from_affinity(gpus):
     if unnamed:
         # No NUMA column (older drivers) or N/A: each group of overlapping CPU sets is one node,
         # numbered by its lowest CPU after the named ones.
-        groups = []  # type: List[set]
+        groups: List[set] = []
         for cpus in unnamed:
             merged = [g for g in groups if g & cpus]
             for g in merged:
@@ -304,8 +293,7 @@ def _nodes_from_affinity(gpus):
     return dict((n, sorted(c)) for n, c in nodes.items())
 
 
-def _gpu_node(gpu, node_cpus, lists_known):
-    # type: (Dict[str, Any], Dict[int, List[int]], bool) -> int
+def _gpu_node(gpu: Dict[str, Any], node_cpus: Dict[int, List[int]], lists_known: bool) -> int:
     """A GPU's NUMA node: the one nvidia-smi names when it has CPUs, or when it is a single node
     and only the matrix is known (its CPUs may all be outside the cpuset nvidia-smi ran in), else
     the node holding most of its CPU Affinity (a Grace GPU's own node is memory-only), else the
@@ -327,8 +315,7 @@ def _gpu_node(gpu, node_cpus, lists_known):
     return -1
 
 
-def _gpu_cpus(gpu, numa_node, node_cpus, lists_known, restricted):
-    # type: (Dict[str, Any], int, Dict[int, List[int]], bool, Dict[str, Any]) -> List[int]
+def _gpu_cpus(gpu: Dict[str, Any], numa_node: int, node_cpus: Dict[int, List[int]], lists_known: bool, restricted: Dict[str, Any]) -> List[int]:
     """A GPU's CPUs: its CPU Affinity, or its node's CPUs when the cell is empty or narrower than
     the node (a restricted cpuset, noted in `restricted`)."""
     cell = gpu["cpu_affinity"]
@@ -347,8 +334,7 @@ def _gpu_cpus(gpu, numa_node, node_cpus, lists_known, restricted):
     return cell
 
 
-def _cpuset_warnings(restricted, lists_known):
-    # type: (Dict[str, Any], bool) -> List[str]
+def _cpuset_warnings(restricted: Dict[str, Any], lists_known: bool) -> List[str]:
     """The warning for a matrix taken inside a restricted cpuset, if it shows one."""
     parts = []
     if restricted["empty"]:
@@ -367,8 +353,7 @@ def _cpuset_warnings(restricted, lists_known):
     return [text]
 
 
-def parse_lscpu(text):
-    # type: (str) -> Dict[str, Any]
+def parse_lscpu(text: str) -> Dict[str, Any]:
     """Read `lscpu`, `lscpu -p` or `lscpu -e` text: {"nodes": {id: [cpus]}, "siblings": [[cpus]]}."""
     lines = text.splitlines()
     for number, line in enumerate(lines):
@@ -377,8 +362,8 @@ def parse_lscpu(text):
             return _parse_lscpu_table(lines[number + 1:], stripped[2:].split(","), ",", number + 2)
         if stripped.split()[:1] == ["CPU"] and ("CORE" in stripped.split() or "NODE" in stripped.split()):
             return _parse_lscpu_table(lines[number + 1:], stripped.split(), None, number + 2)
-    nodes = {}  # type: Dict[int, List[int]]
-    info = {}  # type: Dict[str, str]
+    nodes: Dict[int, List[int]] = {}
+    info: Dict[str, str] = {}
     for number, line in enumerate(lines):
         match = _LSCPU_NODE.match(line)
         if match:
@@ -395,8 +380,7 @@ def parse_lscpu(text):
     return {"nodes": nodes, "siblings": _siblings_from_counts(info, nodes)}
 
 
-def _siblings_from_counts(info, nodes):
-    # type: (Dict[str, str], Dict[int, List[int]]) -> List[List[int]]
+def _siblings_from_counts(info: Dict[str, str], nodes: Dict[int, List[int]]) -> List[List[int]]:
     """Siblings from plain lscpu counts, when the numbering is the usual one (n, n + cores)."""
     try:
         threads = int(info.get("Thread(s) per core", "1"))
@@ -418,8 +402,7 @@ def _siblings_from_counts(info, nodes):
     return groups
 
 
-def siblings_from_node_lists(node_cpus):
-    # type: (Dict[int, List[int]]) -> List[List[int]]
+def siblings_from_node_lists(node_cpus: Dict[int, List[int]]) -> List[List[int]]:
     """Infer hyperthread pairs from NUMA CPU lists shaped like "0-19,40-59" / "20-39,60-79".
 
     When every node with CPUs is exactly two equal-length ranges and all share one offset, CPU n
@@ -427,7 +410,7 @@ def siblings_from_node_lists(node_cpus):
     single-range list ("0-23") says nothing and gives no pairs.
     """
     offsets = set()
-    pairs = []  # type: List[List[int]]
+    pairs: List[List[int]] = []
     for cpus in node_cpus.values():
         if not cpus:
             continue
@@ -444,9 +427,8 @@ def siblings_from_node_lists(node_cpus):
     return sorted(pairs)
 
 
-def _ranges(cpus):
-    # type: (List[int]) -> List[Tuple[int, int]]
-    out = []  # type: List[Tuple[int, int]]
+def _ranges(cpus: List[int]) -> List[Tuple[int, int]]:
+    out: List[Tuple[int, int]] = []
     for cpu in sorted(cpus):
         if out and cpu == out[-1][1] + 1:
             out[-1] = (out[-1][0], cpu)
@@ -455,13 +437,12 @@ def _ranges(cpus):
     return out
 
 
-def _parse_lscpu_table(lines, columns, sep, first_line):
-    # type: (List[str], List[str], Optional[str], int) -> Dict[str, Any]
+def _parse_lscpu_table(lines: List[str], columns: List[str], sep: Optional[str], first_line: int) -> Dict[str, Any]:
     names = [c.strip().upper() for c in columns]
     if "CPU" not in names:
         raise TopologyError("lscpu table header has no CPU column")
-    nodes = {}  # type: Dict[int, List[int]]
-    cores = {}  # type: Dict[Tuple[str, str], List[int]]
+    nodes: Dict[int, List[int]] = {}
+    cores: Dict[Tuple[str, str], List[int]] = {}
     for offset, line in enumerate(lines):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -481,13 +462,12 @@ def _parse_lscpu_table(lines, columns, sep, first_line):
     return {"nodes": dict((n, sorted(c)) for n, c in nodes.items()), "siblings": siblings, "exact": True}
 
 
-def parse_numactl(text):
-    # type: (str) -> Dict[str, Any]
+def parse_numactl(text: str) -> Dict[str, Any]:
     """Read `numactl -H`: {"nodes": {id: [cpus]}, "distances": {"a": {"b": int}}}."""
-    nodes = {}  # type: Dict[int, List[int]]
-    distances = {}  # type: Dict[str, Dict[str, int]]
+    nodes: Dict[int, List[int]] = {}
+    distances: Dict[str, Dict[str, int]] = {}
     lines = text.splitlines()
-    header = None  # type: Optional[List[int]]
+    header: Optional[List[int]] = None
     for number, line in enumerate(lines):
         stripped = line.strip()
         match = _NUMACTL_CPUS.match(stripped)
