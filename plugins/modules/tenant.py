@@ -273,117 +273,42 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import (
+    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANT_REQUIRED_IF)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, validate_spec
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
-    import docker
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import ensure_present
-    from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
 
-ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    image=dict(type="str"),
-    gpus=dict(type="int", default=0),
-    cpus=dict(type="int"),
-    memory=dict(type="str"),
-    disk=dict(type="str"),
-    disk_enforcement=dict(type="bool", default=True),
-    # no_log: a private key pasted here by mistake must not reach Ansible's output or logs.
-    ssh_public_keys=dict(type="list", elements="str", no_log=True),
-    ssh_port=dict(type="int"),
-    ssh_port_range=dict(type="str", default="2200-2999"),
-    ssh_bind_address=dict(type="str", default="0.0.0.0"),
-    data_base=dict(type="path", default="/var/lib/gpulab/tenants"),
-    data_root=dict(type="path"),
-    data_mount=dict(type="str", default="/data"),
-    numa_policy=dict(type="str", choices=["strict", "best-effort"], default="strict"),
-    topology=dict(type="dict"),
-    env=dict(type="dict"),
-    labels=dict(type="dict"),
-    network=dict(type="str", default="bridge"),
-    pids_limit=dict(type="int", default=16384),
-    shm_size=dict(type="str"),
-    ulimits=dict(type="dict"),
-    purge=dict(type="bool", default=False),
-    archive_to=dict(type="path"),
-    docker_host=dict(type="str"),
-    lock_path=dict(type="path", default="/run/lock/gpulab-tenant.lock"),
-    lock_timeout=dict(type="int", default=300),
-)
-
-
-def run_tenant(module, spec):
-    """Talk to Docker and bring the tenant to its state; every failure becomes a SpecError or RunFailed."""
-    params = module.params
-    base_url = resolve_host(params["docker_host"])
-    lock = HostLock(spec.lock_path, spec.lock_timeout, create=not module.check_mode)
-
-    def run(argv):
-        module.run_command(argv, check_rc=True)
-
-    def topology():
-        if params["topology"] is not None:
-            return params["topology"]
-        return read_host_topology(require_gpus=False, run=nvidia_smi_runner(module))
-
-    try:
-        client = connect(base_url, timeout=120)
-    except DockerUnreachable as exc:
-        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
-    try:
-        if spec.state == "present":
-            return ensure_present(client, spec, topology, run, module.check_mode, lock)
-        return ensure_absent(client, spec, run, module.check_mode, lock)
-    except LockTimeout as exc:
-        raise SpecError("lock_timeout", spec.lock_timeout, str(exc))
-    except TopologyError as exc:
-        raise SpecError("topology", "<%s>" % ("given" if params["topology"] is not None else "read from the host"),
-                        str(exc))
-    except docker.errors.DockerException as exc:
-        raise SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
-    except OSError as exc:
-        raise SpecError("name", spec.name, "could not be brought to %s: %s" % (spec.state, exc))
-    finally:
-        client.close()
-
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        required_if=[("state", "present", ("image", "cpus", "memory", "ssh_public_keys"))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF, supports_check_mode=True)
     try:
         spec = validate_spec(module.params)
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field, value=exc.value)
     if not HAS_DOCKER:
         module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    host = dict((key, module.params[key]) for key in HOST_OPTIONS)
     try:
-        outcome = run_tenant(module, spec)
-    except (SpecError, RunFailed) as exc:
-        module.fail_json(msg=str(exc), field=exc.field, value=exc.value,
-                         undone=getattr(exc, "undone", []), not_undone=getattr(exc, "not_undone", []))
-    except Exception as exc:  # pylint: disable=broad-except
-        # A defect, not an input problem: still a message naming the tenant, the details in `exception`.
-        module.fail_json(msg="name: %r unexpected error while bringing the tenant to %s: %s: %s"
-                         % (spec.name, spec.state, type(exc).__name__, exc), exception=traceback.format_exc())
-    for warning in outcome.warnings:
+        (settled,) = run_tenants([spec], host, lambda argv: module.run_command(argv, check_rc=True),
+                                 lambda: read_host_topology(require_gpus=False, run=nvidia_smi_runner(module)),
+                                 module.check_mode)
+    except SpecError as exc:
+        module.fail_json(msg=str(exc), field=exc.field, value=exc.value, undone=[], not_undone=[])
+    result = settled.result()
+    if result.pop("failed"):
+        result.pop("changed")
+        module.fail_json(**result)
+    for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=outcome.changed, tenant=outcome.tenant, actions=outcome.actions,
-                     diff=dict(before=outcome.before, after=outcome.after))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -162,10 +162,11 @@ def _check_cpus_exist(cpuset: str) -> None:
                         "(%s); give the host's own topology" % (format_cpuset(missing), format_cpuset(online)))
 
 
-def _plan_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], check_mode: bool, outcome: Outcome) -> Dict[str, Any]:
+def _plan_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], check_mode: bool,
+                  outcome: Outcome, ledger: Ledger) -> Dict[str, Any]:
     """Everything a present run needs, read and checked; nothing changed yet (but a parked leftover)."""
     info = client.info()
-    ledger = _recover_leftover(client, read_ledger(client), spec.name, check_mode, outcome)
+    ledger = _recover_leftover(client, ledger, spec.name, check_mode, outcome)
     name_taken(ledger, spec.name)
     image = _resolve_image(client, spec.image or "")
     current = ledger.tenants.get(spec.name)
@@ -243,10 +244,12 @@ def _apply_present(client: Any, spec: TenantSpec, plan: Dict[str, Any], run_comm
     return container_id
 
 
-def fail_after_changes(exc: Exception, undo: Undo, lock: HostLock, default_field: str, default_value: Any) -> Exception:
-    """Undo what the run changed; the exception to raise, naming the option and what was undone."""
+def fail_after_changes(exc: Exception, undo: Undo, lock: Optional[HostLock], default_field: str, default_value: Any) -> Exception:
+    """Undo what the run changed; the exception to raise, naming the option and what was undone.
+    Without `lock` (a batch step: the batch holds the lock and goes on) the lock file stays."""
     undone, failed = undo.run()
-    undone.extend("removed lock file or directory %s" % p for p in lock.discard())
+    if lock is not None:
+        undone.extend("removed lock file or directory %s" % p for p in lock.discard())
     if isinstance(exc, RunFailed) or (not undone and not failed):
         return exc
     if isinstance(exc, SpecError):
@@ -257,35 +260,46 @@ def fail_after_changes(exc: Exception, undo: Undo, lock: HostLock, default_field
                      % message, undone, failed)
 
 
-def ensure_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand, check_mode: bool, lock: HostLock) -> Outcome:
+def ensure_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand,
+                   check_mode: bool, lock: HostLock, ledger: Optional[Ledger] = None) -> Outcome:
+    """Bring one tenant to present. Alone it takes the lock and reads the ledger; in a batch the
+    caller holds the lock and passes its ledger, which this step updates for the tenants after it."""
+    if ledger is not None:
+        return _present(client, spec, topology_source, run_command, check_mode, None, ledger)
+    with lock:
+        return _present(client, spec, topology_source, run_command, check_mode, lock, None)
+
+
+def _present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand,
+             check_mode: bool, lock: Optional[HostLock], ledger: Optional[Ledger]) -> Outcome:
     outcome = Outcome()
     undo = Undo()
-    with lock:
-        try:
-            plan = _plan_present(client, spec, topology_source, check_mode, outcome)
-            current, desired, alloc = plan["current"], plan["desired"], plan["alloc"]
-            outcome.before = record_summary(current) if current is not None else {}
-            outcome.after = desired.summary()
-            if not os.path.isdir(spec.data_dir):
-                outcome.act("mkdir")
-            plan["update"] = {}
-            if current is None:
-                outcome.act("create")
-            elif current.spec_hash != desired.spec_hash:
-                outcome.act("recreate")
-            else:
-                plan["update"] = in_place_changes(current, desired)
-                if plan["update"]:
-                    outcome.act("update")
-                if not current.running:
-                    outcome.act("start")
-            if alloc.placed:
-                outcome.warnings.extend(alloc.notes)
-            container_id = current.id if current is not None else ""
-            if not check_mode and outcome.changed:
-                container_id = _apply_present(client, spec, plan, run_command, outcome, undo)
-        except Exception as exc:
-            raise fail_after_changes(exc, undo, lock, "name", spec.name)
+    try:
+        plan = _plan_present(client, spec, topology_source, check_mode, outcome,
+                             ledger if ledger is not None else read_ledger(client))
+        current, desired, alloc = plan["current"], plan["desired"], plan["alloc"]
+        outcome.before = record_summary(current) if current is not None else {}
+        outcome.after = desired.summary()
+        if not os.path.isdir(spec.data_dir):
+            outcome.act("mkdir")
+        plan["update"] = {}
+        if current is None:
+            outcome.act("create")
+        elif current.spec_hash != desired.spec_hash:
+            outcome.act("recreate")
+        else:
+            plan["update"] = in_place_changes(current, desired)
+            if plan["update"]:
+                outcome.act("update")
+            if not current.running:
+                outcome.act("start")
+        if alloc.placed:
+            outcome.warnings.extend(alloc.notes)
+        container_id = current.id if current is not None else ""
+        if not check_mode and outcome.changed:
+            container_id = _apply_present(client, spec, plan, run_command, outcome, undo)
+    except Exception as exc:
+        raise fail_after_changes(exc, undo, lock, "name", spec.name)
 
     image = plan["image"]
     outcome.tenant = dict(desired.summary(), name=spec.name, container_id=container_id,
@@ -296,4 +310,7 @@ def ensure_present(client: Any, spec: TenantSpec, topology_source: Callable[[], 
                           cpu_quota=desired.cpu_quota, cpu_period=desired.cpu_period,
                           ssh_key_fingerprints=[k.fingerprint for k in spec.ssh_keys],
                           placement_notes=alloc.notes)
+    if ledger is not None and outcome.changed:
+        # The tenants after this one in the batch are placed around it, as it is (or would be).
+        ledger.put(desired.as_attrs() if check_mode else client.api.inspect_container(container_id))
     return outcome

@@ -105,6 +105,21 @@ class Desired(object):
             "running": running,
         }
 
+    def as_attrs(self) -> Dict[str, Any]:
+        """The container as `docker inspect` would show it once created: what a batch's check mode
+        records in its ledger so that the tenants after this one are placed around it."""
+        host: Dict[str, Any] = {
+            "CpusetCpus": self.cpuset, "CpusetMems": self.mems, "CpuQuota": self.cpu_quota,
+            "CpuPeriod": self.cpu_period, "Memory": self.memory, "MemorySwap": self.memory,
+            "PidsLimit": self.pids_limit, "ShmSize": self.shm_size,
+            "PortBindings": {SSH_CONTAINER_PORT: [{"HostIp": self.bind, "HostPort": str(self.port)}]},
+            "DeviceRequests": [{"Driver": "nvidia", "DeviceIDs": list(self.gpu_ids)}] if self.gpu_ids else None,
+        }
+        return {"Id": "", "Name": "/" + self.name, "Image": self.image_id, "State": {"Running": True},
+                "Config": {"Labels": dict(self.labels), "Image": self.image, "Env": list(self.env)},
+                "HostConfig": host,
+                "Mounts": [{"Type": "bind", "Source": self.data_dir, "Destination": self.data_mount, "RW": True}]}
+
     def create_kwargs(self) -> Dict[str, Any]:
         kwargs: Dict[str, Any] = {
             "image": self.image,

@@ -126,6 +126,20 @@ class Ledger(object):
         """(tenant, recorded data directory) of every other tenant container, parked ones included."""
         return [(r.name, r.data_dir) for r in self.others(name) if r.data_dir]
 
+    def put(self, attrs: Dict[str, Any]) -> None:
+        """Record a tenant container as it is now (or, in check mode, would be) after a batch step."""
+        record = TenantRecord(attrs)
+        self.drop(record.name)
+        self.tenants[record.name] = record
+        self.by_container_name[record.container_name] = attrs
+
+    def drop(self, name: str) -> None:
+        """Forget tenant `name`'s containers (removed, or would be in check mode)."""
+        for table in (self.tenants, self.leftovers):
+            record = table.pop(name, None)
+            if record is not None:
+                self.by_container_name.pop(record.container_name, None)
+
     def ports_taken_by_others(self, name: str) -> Set[int]:
         taken = set(self.foreign_ports)
         for record in self.others(name):

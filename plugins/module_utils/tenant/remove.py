@@ -88,44 +88,58 @@ def _stop(client: Any, record: TenantRecord, undo: Undo) -> Any:
     return container
 
 
-def ensure_absent(client: Any, spec: TenantSpec, run_command: RunCommand, check_mode: bool, lock: HostLock) -> Outcome:
+def ensure_absent(client: Any, spec: TenantSpec, run_command: RunCommand, check_mode: bool, lock: HostLock,
+                  ledger: Optional[Ledger] = None) -> Outcome:
+    """Remove one tenant. Alone it takes the lock and reads the ledger; in a batch the caller holds
+    the lock and passes its ledger, which this step updates."""
+    if ledger is not None:
+        return _absent(client, spec, run_command, check_mode, None, ledger)
+    with lock:
+        return _absent(client, spec, run_command, check_mode, lock, None)
+
+
+def _absent(client: Any, spec: TenantSpec, run_command: RunCommand, check_mode: bool, lock: Optional[HostLock],
+            shared: Optional[Ledger]) -> Outcome:
     outcome = Outcome()
     undo = Undo()
-    with lock:
-        try:
-            ledger = read_ledger(client)
-            name_taken(ledger, spec.name)
-            current = ledger.tenants.get(spec.name)
-            parked = ledger.leftovers.get(spec.name)
-            record = current or parked
-            target = record.data_dir if record is not None and record.data_dir else spec.data_dir
-            if spec.purge:
-                target = purge_target(spec, record, ledger)
-            outcome.before = record_summary(current) if current is not None else {}
-            outcome.tenant = {"name": spec.name, "data_dir": target, "container_id": ""}
-            if current is not None:
-                outcome.act("remove")
-            if parked is not None:
-                outcome.act("remove-parked")
-            purge = spec.purge and os.path.isdir(target)
-            if purge and spec.archive_to:
-                outcome.tenant["archive"] = archive_name(check_archive_dir(spec, target, ledger), spec.name)
-                outcome.act("archive")
-            if purge:
-                outcome.act("purge")
-            outcome.after = {}
-            if check_mode:
-                return outcome
-            records = [r for r in (current, parked) if r is not None]
-            containers = [_stop(client, r, undo) for r in records]
-            if purge and spec.archive_to:
-                write_archive(target, outcome.tenant["archive"], spec.name, undo)
-            for container in containers:
-                container.remove(force=True)
-        except Exception as exc:
-            raise fail_after_changes(exc, undo, lock, "name", spec.name)
+    try:
+        ledger = shared if shared is not None else read_ledger(client)
+        name_taken(ledger, spec.name)
+        current = ledger.tenants.get(spec.name)
+        parked = ledger.leftovers.get(spec.name)
+        record = current or parked
+        target = record.data_dir if record is not None and record.data_dir else spec.data_dir
+        if spec.purge:
+            target = purge_target(spec, record, ledger)
+        outcome.before = record_summary(current) if current is not None else {}
+        outcome.tenant = {"name": spec.name, "data_dir": target, "container_id": ""}
+        if current is not None:
+            outcome.act("remove")
+        if parked is not None:
+            outcome.act("remove-parked")
+        purge = spec.purge and os.path.isdir(target)
+        if purge and spec.archive_to:
+            outcome.tenant["archive"] = archive_name(check_archive_dir(spec, target, ledger), spec.name)
+            outcome.act("archive")
         if purge:
-            _purge(spec, record, target, run_command)
+            outcome.act("purge")
+        outcome.after = {}
+        if check_mode:
+            if shared is not None:
+                shared.drop(spec.name)
+            return outcome
+        records = [r for r in (current, parked) if r is not None]
+        containers = [_stop(client, r, undo) for r in records]
+        if purge and spec.archive_to:
+            write_archive(target, outcome.tenant["archive"], spec.name, undo)
+        for container in containers:
+            container.remove(force=True)
+    except Exception as exc:
+        raise fail_after_changes(exc, undo, lock, "name", spec.name)
+    if shared is not None:
+        shared.drop(spec.name)
+    if purge:
+        _purge(spec, record, target, run_command)
     return outcome
 
 

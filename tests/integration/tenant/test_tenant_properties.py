@@ -17,7 +17,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-from ansible_collections.gpulab.dgx.plugins.modules.tenant import ARGUMENT_SPEC  # noqa: E402
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import TENANT_ARGUMENT_SPEC as ARGUMENT_SPEC  # noqa: E402
 from tenant_helpers import (  # noqa: E402
     HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, cpu_topology, gpu_topology, run_module)
 

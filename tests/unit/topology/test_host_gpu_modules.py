@@ -21,6 +21,7 @@ import pytest
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology import host as topology_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant import run as tenant_run
 from ansible_collections.gpulab.dgx.plugins.modules import gpu_info, tenant
 
 from .test_host_gpu_readers import (
@@ -94,7 +95,7 @@ class DockerClientTestDouble(object):
         pass
 
 
-def ensure_present_test_double(client, spec, topology_source, run, check_mode, lock):
+def ensure_present_test_double(client, spec, topology_source, run, check_mode, lock, ledger=None):
     """TEST DOUBLE of tenant_apply.ensure_present: reads the topology and allocates as the real one
     does (tenant_alloc.allocate, no other tenants), without Docker."""
     alloc = allocate(spec, None, [], topology_source())
@@ -106,8 +107,9 @@ def ensure_present_test_double(client, spec, topology_source, run, check_mode, l
 
 @pytest.fixture
 def tenant_without_docker(monkeypatch):
-    monkeypatch.setattr(tenant.docker, "DockerClient", DockerClientTestDouble)
-    monkeypatch.setattr(tenant, "ensure_present", ensure_present_test_double)
+    # The module runs tenants through module_utils/tenant/run.py: the doubles go there.
+    monkeypatch.setattr(tenant_run.docker, "DockerClient", DockerClientTestDouble)
+    monkeypatch.setattr(tenant_run, "ensure_present", ensure_present_test_double)
 
 
 def key():
