@@ -58,8 +58,12 @@ sanity:
 unit:
 	$(PYTEST) tests/unit
 
+# The tenant tests run a second time through the batch module (gpulab.dgx.tenants with a one-item
+# list, tests/integration/tenant/tenant_helpers.py): every behaviour of the single path holds for it.
 integration: dockerd
 	$(PYTEST) tests/integration
+	GPULAB_TENANT_PATH=batch $(PYTEST) tests/integration/tenant \
+	  --ignore=tests/integration/tenant/test_tenants_batch.py --ignore=tests/integration/tenant/test_tenant_role.py
 
 molecule: dockerd
 	scripts/molecule-all.sh

@@ -50,6 +50,14 @@ HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout")
 MERGED_OPTIONS = ("ulimits",)
 
 
+# One item of gpulab.dgx.tenants: the same options without their defaults (left out, an option comes
+# from the module's `defaults`, then from the one-tenant default) and without the run's options.
+# Declared as the list's suboptions so that ssh_public_keys is no_log from the first moment.
+TENANTS_ITEM_SPEC: Dict[str, Dict[str, Any]] = dict(
+    (name, dict((k, v) for k, v in option.items() if k != "default"))
+    for name, option in TENANT_ARGUMENT_SPEC.items() if name not in HOST_OPTIONS)
+
+
 def item_params(item: Dict[str, Any], defaults: Dict[str, Any], host: Dict[str, Any]) -> Dict[str, Any]:
     """One list item as the one-tenant module would receive it: defaults, then the item, then the host's options."""
     params = dict(defaults)

@@ -49,18 +49,47 @@ def data_dir(args):
     return os.path.join(args["data_base"], args["name"])
 
 
+# Which module the tests drive: `single` (gpulab.dgx.tenant) or `batch` (gpulab.dgx.tenants with a
+# one-item list, its result unwrapped into the single module's shape). `make integration` runs the
+# tenant tests through both, so every behaviour of the single path is shown to hold for the batch.
+TENANT_PATH = os.environ.get("GPULAB_TENANT_PATH", "single")
+HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout")
+
+
+def batch_args(args):
+    """The one-tenant module's arguments as the batch module takes them."""
+    host = dict((k, v) for k, v in args.items() if k in HOST_OPTIONS)
+    item = dict((k, v) for k, v in args.items() if k not in HOST_OPTIONS)
+    return dict(host, tenants=[item])
+
+
+def unwrap(result):
+    """A batch module's result for its one tenant, in the single module's shape."""
+    if result.get("errors"):  # refused before anything changed: drop the "tenants[0] (name): " prefix
+        first = result["errors"][0]
+        return dict(result, msg="; ".join(e["msg"][len(e["item"]) + 2:] for e in result["errors"]),
+                    field=first["field"], value=first["value"])
+    if not result.get("tenants"):
+        return result  # the whole run stopped (Docker unreachable, lock not taken)
+    (one,) = result["tenants"].values()
+    return dict(one, warnings=one.get("warnings") or [])
+
+
 def run_module(args, check=False, diff=True):
-    """Run the tenant module in this process, as Ansible would; return its JSON result."""
+    """Run the tenant module (or the batch module, see TENANT_PATH) in this process, as Ansible would;
+    return its JSON result."""
     from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.gpulab.dgx.plugins.modules import tenant
-    module_args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    from ansible_collections.gpulab.dgx.plugins.modules import tenant, tenants
+    batch = TENANT_PATH == "batch"
+    module_args = dict(batch_args(args) if batch else args, _ansible_check_mode=check, _ansible_diff=diff)
     out = io.StringIO()
     with patch_module_args(module_args), contextlib.redirect_stdout(out):
         try:
-            tenant.main()
+            (tenants if batch else tenant).main()
         except SystemExit:
             pass
-    return json.loads(out.getvalue())
+    result = json.loads(out.getvalue())
+    return unwrap(result) if batch else result
 
 
 def warnings_of(result):
@@ -74,12 +103,20 @@ def warnings_of(result):
 
 
 def module_process(args):
-    """Start the tenant module as a separate process (as Ansible runs it on the host)."""
+    """Start the tenant module (or the batch module, see TENANT_PATH) as a separate process, as Ansible
+    runs it on the host; read its output with process_result()."""
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
+    batch = TENANT_PATH == "batch"
     return subprocess.Popen(
-        [sys.executable, "-m", "ansible_collections.gpulab.dgx.plugins.modules.tenant",
-         json.dumps({"ANSIBLE_MODULE_ARGS": args})],
+        [sys.executable, "-m", "ansible_collections.gpulab.dgx.plugins.modules." + ("tenants" if batch else "tenant"),
+         json.dumps({"ANSIBLE_MODULE_ARGS": batch_args(args) if batch else args})],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, universal_newlines=True)
+
+
+def process_result(stdout):
+    """The JSON result a module_process() printed, in the single module's shape."""
+    result = json.loads(stdout)
+    return unwrap(result) if TENANT_PATH == "batch" else result
 
 
 def remove_test_containers(client):

@@ -3,11 +3,10 @@
 The host lock serialises read-ledger / place / create; the ledger is read back from Docker.
 """
 
-import json
 
 import pytest
 
-from tenant_helpers import HOST_CPUS, HOST_ULIMITS, PREFIX, cpu_topology, gpu_topology, module_process
+from tenant_helpers import HOST_CPUS, HOST_ULIMITS, PREFIX, cpu_topology, gpu_topology, module_process, process_result
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -18,7 +17,7 @@ def run_all(arg_list):
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert out.strip(), err
-        results.append(json.loads(out))
+        results.append(process_result(out))
     return results
 
 
