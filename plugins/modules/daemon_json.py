@@ -107,7 +107,7 @@ backup_file:
   sample: /etc/docker/daemon.json.12345.2024-01-01@00:00:00~
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.daemon_json import (
     DaemonJsonError,
     plan,
@@ -116,7 +116,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.docker.daemon_json impo
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             path=dict(type="path", default="/etc/docker/daemon.json"),
             merge=dict(type="dict", default={}),

@@ -68,13 +68,13 @@ installed_pins:
   sample: ["docker.io=20.10.24+dfsg1-1+b3"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.system.dpkg import installed, parse, query_argv, valid_name
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(names=dict(type="list", elements="str", default=[])),
+    module = new_module(argument_spec=dict(names=dict(type="list", elements="str", default=[])),
                            supports_check_mode=True)
     names = module.params["names"]
     bad = [n for n in names if not valid_name(n)]

@@ -134,8 +134,8 @@ topology:
       sample: ["nvidia-smi topo -m was taken inside a restricted cpuset: GPU 2-7 CPU Affinity empty; ..."]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
@@ -143,7 +143,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import pa
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             topo_matrix=dict(type="str"),
             lscpu=dict(type="str"),

@@ -144,13 +144,13 @@ placement:
       sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             topology=dict(type="dict", required=True),
             gpus=dict(type="int", default=0),

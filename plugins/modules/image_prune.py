@@ -145,8 +145,9 @@ kept:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.image_prune import (
     describe,
@@ -187,7 +188,7 @@ def _remove(client, image):
 
 
 def run_module():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             label=dict(type="str", default="gpulab.tenant-image"),
             labels=dict(type="dict", default={}),

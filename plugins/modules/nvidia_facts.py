@@ -120,7 +120,7 @@ ansible_facts:
               mig_mode: false
 '''
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
     NvidiaSmiError,
     nvidia_smi_runner,
@@ -145,7 +145,7 @@ def _nvidia_smi_facts(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             source=dict(type='str', default='auto', choices=['auto', 'nvml', 'nvidia-smi']),
             nvidia_smi_path=dict(type='str', default='nvidia-smi'),

@@ -210,7 +210,7 @@ mount_point:
       type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.storage.probe import (
     Host,
     StorageProbeError,
@@ -232,7 +232,7 @@ class ModuleHost(Host):
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             devices=dict(type="list", elements="path", default=[]),
             device=dict(type="path"),

@@ -270,8 +270,9 @@ actions:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import (
     HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANT_REQUIRED_IF)
@@ -288,7 +289,7 @@ except ImportError:
 
 
 def main():
-    module = AnsibleModule(argument_spec=TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF, supports_check_mode=True)
+    module = new_module(argument_spec=TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF, supports_check_mode=True)
     try:
         spec = validate_spec(module.params)
     except SpecError as exc:

@@ -264,8 +264,9 @@ failed_tenants:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import TENANTS_ITEM_SPEC
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.batch import check_items
@@ -282,7 +283,7 @@ except ImportError:
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(
         argument_spec=dict(
             tenants=dict(type="list", elements="dict", required=True, options=TENANTS_ITEM_SPEC),
             defaults=dict(type="dict", default={}),

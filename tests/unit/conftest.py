@@ -1,5 +1,6 @@
 """Shared unit-test harness: run a module's main() in-process and catch what it returns."""
 import pytest
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -21,8 +22,9 @@ def run_module(monkeypatch):
         raise ModuleExit(kwargs, True)
 
     def _run(module, args, check=False, diff=False):
-        monkeypatch.setattr(module.AnsibleModule, "exit_json", exit_json)
-        monkeypatch.setattr(module.AnsibleModule, "fail_json", fail_json)
+        # Every module starts through module_utils/common/module.py's new_module(): an AnsibleModule.
+        monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+        monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
         args = dict(args)
         if check:
             args["_ansible_check_mode"] = True

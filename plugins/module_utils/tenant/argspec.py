@@ -11,6 +11,8 @@ from typing import Any, Dict, List, Tuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import unreadable_ints
+
 TENANT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -72,5 +74,8 @@ def item_params(item: Dict[str, Any], defaults: Dict[str, Any], host: Dict[str, 
 
 def check_item(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
     """(the item with types and defaults applied, the argument errors) under the one-tenant spec."""
+    bad = ["%s: %r is not a whole number" % found for found in unreadable_ints(TENANT_ARGUMENT_SPEC, params)]
+    if bad:  # ansible-core's int check would raise on these instead of reporting them
+        return params, bad
     result = ArgumentSpecValidator(TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF).validate(params)
     return result.validated_parameters, [str(e) for e in result.errors]

@@ -9,6 +9,7 @@ import os
 import stat
 
 import pytest
+from ansible.module_utils import basic
 
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker import daemon_json as lib
@@ -19,7 +20,7 @@ from ansible_collections.gpulab.dgx.plugins.modules import daemon_json as module
 def run(monkeypatch, run_module):
     """Run the module with args; return its result dict (failed=True on fail_json)."""
     warnings = []
-    monkeypatch.setattr(module.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
 
     def _run(args, check=False, diff=False):
         result = run_module(module, args, check=check, diff=diff)

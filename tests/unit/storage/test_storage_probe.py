@@ -9,6 +9,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import pytest
+from ansible.module_utils import basic
 
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.storage import probe as lib
@@ -500,8 +501,8 @@ def run(monkeypatch, run_module):
     def run_command(self, argv, **kwargs):
         return host.run(argv)
 
-    monkeypatch.setattr(module.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(module.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: host.which(name))
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: host.which(name))
     monkeypatch.setattr(lib.Host, "stat", lambda self, path: host.stat(path))
     monkeypatch.setattr(lib.Host, "realpath", lambda self, path: host.realpath(path))
 
@@ -533,7 +534,7 @@ def test_module_fails_when_blkid_fails(run, monkeypatch):
     def broken(self, argv, **kwargs):
         return 4, "", "blkid: error: /dev/nvme0n1: Input/output error"
 
-    monkeypatch.setattr(module.AnsibleModule, "run_command", broken)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", broken)
     result, dummy = run({"devices": MEMBERS})
     assert result["failed"] is True
     assert "blkid" in result["msg"] and "Input/output error" in result["msg"]

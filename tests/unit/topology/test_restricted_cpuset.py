@@ -9,6 +9,8 @@ lscpu and matrix, not taken from the parser.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+from ansible.module_utils import basic
+
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import check_topology
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_lscpu, parse_topology_text
@@ -126,7 +128,7 @@ def test_lscpu_nodes_match_the_table_above():
 def test_modules_pass_the_warning_on(run_module, monkeypatch):
     warned = []
     for module in (gpu_info, gpu_placement):
-        monkeypatch.setattr(module.AnsibleModule, "warn", lambda self, msg, **kw: warned.append(msg))
+        monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg, **kw: warned.append(msg))
     out = run_module(gpu_info, {"topo_matrix": fixture_text(RESTRICTED), "lscpu": a100_lscpu()})
     assert not out["failed"]
     assert warned == out["topology"]["warnings"]
