@@ -25,7 +25,8 @@ fi
 mkdir -p "$DEST"
 rsync -a --delete \
   --exclude .venv --exclude .collections --exclude .build --exclude .cache --exclude .git \
-  --exclude tests/output --exclude __pycache__ --exclude .pytest_cache --exclude .handoff \
+  --exclude tests/output --exclude __pycache__ --exclude .hypothesis --exclude .pytest_cache --exclude .handoff \
   "$HERE/" "$DEST/"
+rm -rf "$DEST/.hypothesis"  # an example database from local test runs is not part of the collection
 cd "$DEST"
 ansible-test sanity --venv --python "$PY" "$@"

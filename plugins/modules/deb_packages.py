@@ -75,7 +75,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.system.dpkg import inst
 
 def main():
     module = new_module(argument_spec=dict(names=dict(type="list", elements="str", default=[])),
-                           supports_check_mode=True)
+                        supports_check_mode=True)
     names = module.params["names"]
     bad = [n for n in names if not valid_name(n)]
     if bad:

@@ -17,8 +17,8 @@ def int_options(options, prefix=""):
         if option.get("type") == "int":
             yield prefix + name, None
         if option.get("suboptions"):
-            for path, _ in int_options(option["suboptions"], "%s%s[0]." % (prefix, name)):
-                yield path, name
+            for path, parent in int_options(option["suboptions"], "%s%s[0]." % (prefix, name)):
+                yield path, parent or name
 
 
 CASES = []
@@ -36,10 +36,10 @@ def args_for(path, parent, value):
 
 
 def test_every_module_with_int_options_is_covered():
-    assert {m.__name__.rsplit(".", 1)[1] for m, _, _ in CASES} >= {"tenant", "tenants", "gpu_placement"}
+    assert {case[0].__name__.rsplit(".", 1)[1] for case in CASES} >= {"tenant", "tenants", "gpu_placement"}
 
 
-@pytest.mark.parametrize("module,path,parent", CASES, ids=["%s:%s" % (m.__name__.rsplit(".", 1)[1], p) for m, p, _ in CASES])
+@pytest.mark.parametrize("module,path,parent", CASES, ids=["%s:%s" % (case[0].__name__.rsplit(".", 1)[1], case[1]) for case in CASES])
 # run_module only patches exit_json/fail_json: sharing it across examples is safe.
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.sampled_from(["inf", "-inf", "Infinity", " NaN", "nan", "-Infinity", "sNaN", "+inf"]))

@@ -30,11 +30,9 @@ def unreadable_ints(spec: Dict[str, Any], params: Any, prefix: str = "") -> Iter
         sub = option.get("options")
         if sub and isinstance(value, list):
             for index, item in enumerate(value):
-                for found in unreadable_ints(sub, item, "%s%s[%d]." % (prefix, name, index)):
-                    yield found
+                yield from unreadable_ints(sub, item, "%s%s[%d]." % (prefix, name, index))
         elif sub and isinstance(value, dict):
-            for found in unreadable_ints(sub, value, "%s%s." % (prefix, name)):
-                yield found
+            yield from unreadable_ints(sub, value, "%s%s." % (prefix, name))
 
 
 def _masked(spec: Dict[str, Any]) -> Dict[str, Any]:

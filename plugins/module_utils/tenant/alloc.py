@@ -19,7 +19,8 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import T
 class Allocation(object):
     """The GPUs (topology indices and the IDs Docker is given) and CPUs a tenant holds."""
 
-    def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], mems: List[int], placed: bool, notes: Optional[List[str]] = None, numa_local: bool = True) -> None:
+    def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], mems: List[int], placed: bool,
+                 notes: Optional[List[str]] = None, numa_local: bool = True) -> None:
         self.gpu_indices = gpu_indices
         self.gpu_ids = gpu_ids
         self.cpus = cpus

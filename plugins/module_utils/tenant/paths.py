@@ -76,7 +76,8 @@ def check_tenant_dir(field: str, path: str) -> None:
         raise SpecError(field, path, why)
 
 
-def check_no_overlap(field: str, path: str, tenant_dirs: Iterable[Tuple[str, str]], foreign_mounts: Iterable[Tuple[str, str, bool]], what: str = "data directory") -> None:
+def check_no_overlap(field: str, path: str, tenant_dirs: Iterable[Tuple[str, str]],
+                     foreign_mounts: Iterable[Tuple[str, str, bool]], what: str = "data directory") -> None:
     """Refuse `path` when it equals, contains or lies inside another tenant's recorded directory,
     or a bind mount source of a non-tenant container (lying inside counts for writable mounts
     of anything but `/`: monitoring agents mount the root read-only)."""

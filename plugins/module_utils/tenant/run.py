@@ -12,9 +12,13 @@ The one-tenant module is a batch of one."""
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
-import docker
+try:
+    from docker.errors import DockerException
+    DOCKER_ERRORS: Tuple[Type[BaseException], ...] = (DockerException,)
+except ImportError:  # the modules report a missing Docker SDK before they run anything here
+    DOCKER_ERRORS = ()
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome, ensure_present
@@ -59,7 +63,7 @@ def _explain(exc: Exception, spec: TenantSpec, base_url: str, topology_given: bo
         return exc
     if isinstance(exc, TopologyError):
         return SpecError("topology", "<%s>" % ("given" if topology_given else "read from the host"), str(exc))
-    if isinstance(exc, docker.errors.DockerException):
+    if isinstance(exc, DOCKER_ERRORS):
         return SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
     if isinstance(exc, OSError):
         return SpecError("name", spec.name, "could not be brought to %s: %s" % (spec.state, exc))
@@ -95,7 +99,7 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
         with lock:
             try:
                 ledger = read_ledger(client)
-            except docker.errors.DockerException as exc:
+            except DOCKER_ERRORS as exc:
                 raise SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
             for spec in specs:
                 try:
@@ -129,6 +133,6 @@ def _one(client: Any, spec: TenantSpec, topology: Callable[[], Dict[str, Any]], 
 
 
 def _failed(exc: Exception, spec: TenantSpec, base_url: str, topology_given: bool) -> Settled:
-    expected = isinstance(exc, (SpecError, RunFailed, TopologyError, docker.errors.DockerException, OSError))
+    expected = isinstance(exc, (SpecError, RunFailed, TopologyError, OSError) + DOCKER_ERRORS)
     return Settled(spec, error=_explain(exc, spec, base_url, topology_given),
                    trace="" if expected else traceback.format_exc())

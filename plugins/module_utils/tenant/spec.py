@@ -332,8 +332,8 @@ def validate_spec(params: Dict[str, Any]) -> TenantSpec:
                         "<data_base>/<name>; set data_base instead" % (base, name))
     lock_path, lock_timeout = _check_lock(params)
     spec: Dict[str, Any] = {"name": name, "state": state, "data_base": base, "data_dir": base + "/" + name,
-            "lock_path": lock_path, "lock_timeout": lock_timeout,
-            "purge": bool(params.get("purge")), "archive_to": None}
+                            "lock_path": lock_path, "lock_timeout": lock_timeout,
+                            "purge": bool(params.get("purge")), "archive_to": None}
     _check_removal(params, spec)
     if params.get("docker_host") is not None:
         check_text("docker_host", params["docker_host"])

@@ -73,7 +73,7 @@ def read_host_topology(sysfs_root: str = "/sys", nvml: Any = None, require_gpus:
             "distance": distances[node],
         }
     topo: Dict[str, Any] = {"gpus": [], "links": {}, "numa_nodes": numa_nodes, "siblings": siblings,
-            "cpus_allowed": sorted(allowed), "source": None}
+                            "cpus_allowed": sorted(allowed), "source": None}
 
     try:
         source, devices, links = _read_gpus(nvml, run)

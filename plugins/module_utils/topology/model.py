@@ -67,7 +67,8 @@ def pair_key(i: int, j: int) -> str:
     return "%d,%d" % (a, b)
 
 
-def new_gpu(index: int, numa_node: int = -1, cpus: Optional[List[int]] = None, uuid: Optional[str] = None, pci_bus_id: Optional[str] = None, name: Optional[str] = None,
+def new_gpu(index: int, numa_node: int = -1, cpus: Optional[List[int]] = None, uuid: Optional[str] = None,
+            pci_bus_id: Optional[str] = None, name: Optional[str] = None,
             memory_mib: Optional[int] = None, mig_mode: Optional[str] = None) -> Dict[str, Any]:
     """One GPU entry of the topology dict, with every contract key present."""
     return {

@@ -39,7 +39,8 @@ class PlacementError(ValueError):
     """A placement that cannot be made; the message names the constraint that failed."""
 
 
-def place(topology: Dict[str, Any], gpus: int, cpus: int, used_gpus: Iterable[int] = (), used_cpus: Iterable[int] = (), numa_policy: str = "strict") -> Dict[str, Any]:
+def place(topology: Dict[str, Any], gpus: int, cpus: int, used_gpus: Iterable[int] = (), used_cpus: Iterable[int] = (),
+          numa_policy: str = "strict") -> Dict[str, Any]:
     """Choose `gpus` GPUs and `cpus` logical CPUs for one tenant; see the module docstring.
 
     Returns {gpus, cpus, cpuset, numa_nodes, numa_local, score, notes}; raises PlacementError.

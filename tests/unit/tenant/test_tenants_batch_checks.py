@@ -41,7 +41,7 @@ def test_every_bad_item_is_reported_with_its_field():
 
 
 def test_run_options_in_defaults_are_refused():
-    _, errors = check_items([item("ta")], {"lock_path": "/tmp/x"}, HOST)
+    errors = check_items([item("ta")], {"lock_path": "/tmp/x"}, HOST)[1]
     assert errors and errors[0]["field"] == "defaults" and "lock_path" in errors[0]["msg"]
 
 
@@ -63,11 +63,13 @@ def test_documentation_matches_the_one_tenant_module():
         assert option["description"][0].split("O(")[0] == first[0].split("O(")[0], name
 
 
+VALUES = st.one_of(st.none(), st.integers(-3, 3), st.text(max_size=6), st.lists(st.text(max_size=4), max_size=2))
+ITEMS = st.one_of(st.none(), st.text(max_size=5),
+                  st.dictionaries(st.sampled_from(sorted(TENANTS_ITEM_SPEC)), VALUES, max_size=5))
+
+
 @settings(max_examples=int(os.environ.get("GPULAB_PROPERTY_EXAMPLES", "200")), deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(max_size=5), st.dictionaries(
-    st.sampled_from(sorted(TENANTS_ITEM_SPEC)), st.one_of(st.none(), st.integers(-3, 3), st.text(max_size=6),
-                                                       st.lists(st.text(max_size=4), max_size=2)), max_size=5)),
-                max_size=4))
+@given(st.lists(ITEMS, max_size=4))
 def test_any_list_is_turned_into_specs_or_named_errors(items):
     specs, errors = check_items(items, {}, HOST)
     assert len(specs) + len({e["item"] for e in errors}) == len(items)

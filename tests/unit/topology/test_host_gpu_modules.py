@@ -16,6 +16,7 @@ import os
 import stat
 import struct
 
+import docker
 import pytest
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology import host as topology_host
@@ -108,7 +109,7 @@ def ensure_present_test_double(client, spec, topology_source, run, check_mode, l
 @pytest.fixture
 def tenant_without_docker(monkeypatch):
     # The module runs tenants through module_utils/tenant/run.py: the doubles go there.
-    monkeypatch.setattr(tenant_run.docker, "DockerClient", DockerClientTestDouble)
+    monkeypatch.setattr(docker, "DockerClient", DockerClientTestDouble)
     monkeypatch.setattr(tenant_run, "ensure_present", ensure_present_test_double)
 
 
