@@ -62,7 +62,7 @@ unit:
 # list, tests/integration/tenant/tenant_helpers.py): every behaviour of the single path holds for it.
 integration: dockerd
 	$(PYTEST) tests/integration
-	GPULAB_TENANT_PATH=batch $(PYTEST) tests/integration/tenant \
+	GPULAB_TENANT_PATH=batch GPULAB_PROPERTY_EXAMPLES=20 $(PYTEST) tests/integration/tenant \
 	  --ignore=tests/integration/tenant/test_tenants_batch.py --ignore=tests/integration/tenant/test_tenant_role.py
 
 molecule: dockerd

@@ -1,7 +1,12 @@
 """Wall time of playbooks/tenant.yml against a minimal community.docker.docker_container playbook
-that creates the same containers, for 1 tenant, 16 tenants, and a no-op re-run of the 16.
+that creates the same containers: create 1 tenant, create N, a no-op re-run of the N, and removing
+the N (tenant_remove.yml with every name in one run, against docker_container state=absent).
 
-    python benchmarks/tenant_bench.py [--tenants 16]      # with .venv/bin first on PATH
+    python benchmarks/tenant_bench.py [--tenants 16] [--rounds 3]      # with .venv/bin first on PATH
+
+Each round runs both tools on every case, the tool that goes first alternating from round to round
+(paired, interleaved: load on the machine hits both alike); the table gives the median of the
+rounds with min-max, and the median of the per-round ratios.
 
 Runs on the host's dockerd; everything it makes is named gpulab-bench-tenant-* and removed at the
 end. Tenants are CPU-less and GPU-less (cpus 0), so 16 fit on any machine; tenant.yml includes its
@@ -13,6 +18,7 @@ from __future__ import print_function
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +40,7 @@ NETWORK = "gpulab-bench-tenant-net"
 IMAGE = tenant_images.IMAGE + ":v1"
 
 MINIMAL = """---
-- name: Create the same tenant containers with community.docker.docker_container
+- name: Create (or remove) the same tenant containers with community.docker.docker_container
   hosts: gpuhost
   gather_facts: false
   tasks:
@@ -42,7 +48,7 @@ MINIMAL = """---
       community.docker.docker_container:
         name: "{{ item.0.name }}"
         image: "{{ item.0.image }}"
-        state: started
+        state: "{{ 'absent' if remove | default(false) | bool else 'started' }}"
         memory: "{{ item.0.memory }}"
         memory_swap: "{{ item.0.memory }}"
         pids_limit: 16384
@@ -83,6 +89,7 @@ def clean(client):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--tenants", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
     client = docker.from_env(version="auto")
     tenant_images.build("v1")
@@ -121,33 +128,49 @@ def main():
             yaml.safe_dump(data, handle)
         return path
 
-    def tenant_cmd(inv):
+    def tenant_cmd(inv, count, remove=False):
+        if remove:
+            names = ",".join("%s%02d" % (PREFIX, i) for i in range(count))
+            return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant_remove.yml"),
+                    "-i", inv, "-e", "gpulab_hosts=gpuhost", "-e", "tenant=" + names]
         return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant.yml"),
                 "-i", inv, "-e", "gpulab_hosts=gpuhost"]
 
-    def plain_cmd(inv):
-        return [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv]
+    def plain_cmd(inv, count, remove=False):
+        return [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv] + (["-e", "remove=true"] if remove else [])
 
-    results = {}
+    tools = (("tenant.yml", tenant_cmd), ("docker_container", plain_cmd))
+    results = dict(((tool, case), []) for tool, _ in tools for case in ("1", "n", "no-op", "remove"))
+    one, many = inventory(1), inventory(opts.tenants)
     try:
-        for label, cmd in (("tenant.yml", tenant_cmd), ("docker_container", plain_cmd)):
-            clean(client)
-            results[(label, "1")] = run(cmd(inventory(1)), env)
-            clean(client)
-            many = inventory(opts.tenants)
-            results[(label, str(opts.tenants))] = run(cmd(many), env)
-            results[(label, "no-op")] = run(cmd(many), env)
+        for round_no in range(opts.rounds):
+            order = tools if round_no % 2 == 0 else tools[::-1]
+            for label, cmd in order:
+                clean(client)
+                results[(label, "1")].append(run(cmd(one, 1), env))
+                clean(client)
+                results[(label, "n")].append(run(cmd(many, opts.tenants), env))
+                results[(label, "no-op")].append(run(cmd(many, opts.tenants), env))
+                results[(label, "remove")].append(run(cmd(many, opts.tenants, remove=True), env))
+                assert not [c for c in client.containers.list(all=True) if c.name.startswith(PREFIX)], label
     finally:
         clean(client)
         for net in client.networks.list(names=[NETWORK]):
             net.remove()
         subprocess.run(["rm", "-rf", work], check=False)
-    cases = ("1", str(opts.tenants), "no-op")
-    print("%-26s %12s %18s %8s" % ("case", "tenant.yml s", "docker_container s", "ratio"))
-    for case in cases:
+    names = {"1": "create 1 tenant", "n": "create %d tenants" % opts.tenants,
+             "no-op": "no-op re-run (%d)" % opts.tenants, "remove": "remove %d (one run)" % opts.tenants}
+    print("%d round(s), tool order alternating; median (min-max) seconds" % opts.rounds)
+    print("%-22s %-22s %-22s %s" % ("case", "tenant.yml", "docker_container", "ratio (median of rounds)"))
+    for case in ("1", "n", "no-op", "remove"):
         mine, plain = results[("tenant.yml", case)], results[("docker_container", case)]
-        name = {"1": "create 1 tenant", "no-op": "no-op re-run (%s)" % opts.tenants}.get(case, "create %s tenants" % case)
-        print("%-26s %12.1f %18.1f %7.2fx" % (name, mine, plain, mine / plain))
+        ratios = [m / p for m, p in zip(mine, plain)]
+        print("%-22s %-22s %-22s %.2fx (%.2f-%.2f)" % (
+            names[case], span(mine), span(plain), statistics.median(ratios), min(ratios), max(ratios)))
+
+
+def span(values):
+    return "%.1f (%.1f-%.1f)" % (statistics.median(values), min(values), max(values))
 
 
 if __name__ == "__main__":
