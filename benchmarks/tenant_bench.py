@@ -140,7 +140,7 @@ def main():
         return [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv] + (["-e", "remove=true"] if remove else [])
 
     tools = (("tenant.yml", tenant_cmd), ("docker_container", plain_cmd))
-    results = dict(((tool, case), []) for tool, _ in tools for case in ("1", "n", "no-op", "remove"))
+    results = dict(((tool, case), []) for tool in dict(tools) for case in ("1", "n", "no-op", "remove"))
     one, many = inventory(1), inventory(opts.tenants)
     try:
         for round_no in range(opts.rounds):
