@@ -17,8 +17,8 @@
    nodes than the fewest that could hold that many GPUs on the box.
 
 Run: python benchmarks/placement_bench.py [--streams N] [--steps N] [--seed N] [--check]
---check exits 1 unless the targets hold (timing: 8 GPUs <= 5 ms, 16 GPUs <= 100 ms; NUMA-local
-share of ours >= both baselines everywhere, and > wherever they differ).
+--check exits 1 unless the targets hold (timing: median 8 GPUs <= 5 ms; 16 GPUs p99 <= 20 ms and
+worst call <= 100 ms; NUMA-local share of ours >= both baselines everywhere, and > wherever they differ).
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -77,7 +77,8 @@ def sixteen_gpu_box(one_node=False):
     return {"gpus": gpus, "links": links, "numa_nodes": nodes, "siblings": [[c, c + 48] for c in range(48)]}
 
 
-def median_ms(topo, seed, samples):
+def timings_ms(topo, seed, samples):
+    """Milliseconds of each of `samples` seeded placements against seeded partly used states."""
     rng = random.Random(seed)
     n = len(topo["gpus"])
     times = []
@@ -90,7 +91,7 @@ def median_ms(topo, seed, samples):
         except PlacementError:
             pass
         times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times), max(times)
+    return times
 
 
 # -- baselines ---------------------------------------------------------------------------------
@@ -197,14 +198,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     ok = True
 
-    print("Median placement time (%d seeded requests each):" % args.samples)
+    print("Placement time (%d seeded requests each):" % args.samples)
     a100 = shared_topologies()["dgx-a100 (8x NV12, 8 NUMA)"]
-    for label, topo, limit in (("8 GPUs  (DGX-A100 sample)", a100, 5.0),
-                               ("16 GPUs (NVSwitch, 2 NUMA nodes)", sixteen_gpu_box(), 100.0),
-                               ("16 GPUs (NVSwitch, 1 NUMA node, worst case)", sixteen_gpu_box(True), 100.0)):
-        med, worst = median_ms(topo, args.seed, args.samples)
-        ok = ok and med <= limit
-        print("  %-46s median %7.3f ms   max %7.3f ms   target <= %g ms" % (label, med, worst, limit))
+    # (label, topology, median limit, p99 limit, worst limit) in ms
+    for label, topo, limits in (("8 GPUs  (DGX-A100 sample)", a100, (5.0, None, None)),
+                                ("16 GPUs (NVSwitch, 2 NUMA nodes)", sixteen_gpu_box(), (None, 20.0, 100.0)),
+                                ("16 GPUs (NVSwitch, 1 NUMA node)", sixteen_gpu_box(True), (None, 20.0, 100.0))):
+        times = sorted(timings_ms(topo, args.seed, args.samples))
+        med, p99, worst = statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], times[-1]
+        for value, limit in zip((med, p99, worst), limits):
+            ok = ok and (limit is None or value <= limit)
+        print("  %-36s median %7.3f ms  p99 %7.3f ms  max %7.3f ms   targets %s" % (
+            label, med, p99, worst, " ".join("%s <= %g" % (n, l) for n, l in zip(("median", "p99", "max"), limits) if l)))
 
     print("\nSeeded request/release streams: %d streams x %d steps, seed %d" % (args.streams, args.steps, args.seed))
     print("  %-32s %-11s %8s %12s %14s" % ("topology", "policy", "tenants", "NUMA-local", "best weakest"))

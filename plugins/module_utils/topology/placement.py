@@ -313,6 +313,22 @@ class _Context(object):
         return out[:count]
 
 
+def _earlier_twins(nodes: List[int], score: List[List[int]]) -> List[int]:
+    """For each free GPU (by position), the nearest lower position of a GPU interchangeable with it
+    (same NUMA node, same link score to every other free GPU), else -1. Swapping twins changes no
+    part of a candidate's key but the index tie-break, which prefers lower indices: the search takes
+    twins in index order only, and stays exact (an NVSwitch box has one class per NUMA node)."""
+    n = len(nodes)
+    twins = [-1] * n
+    for pos in range(n):
+        for earlier in range(pos - 1, -1, -1):
+            if nodes[earlier] == nodes[pos] and all(
+                    score[pos][x] == score[earlier][x] for x in range(n) if x not in (pos, earlier)):
+                twins[pos] = earlier
+                break
+    return twins
+
+
 def _choose_gpus(ctx: _Context, k: int, c: int, best_effort: bool) -> Tuple[List[int], Tuple[Any, ...]]:
     free = ctx.free_gpus
     n = len(free)
@@ -366,6 +382,8 @@ def _choose_gpus(ctx: _Context, k: int, c: int, best_effort: bool) -> Tuple[List
     if n <= EXACT_LIMIT:
         members: List[int] = []
         counts: Dict[int, int] = {}
+        chosen = [False] * n
+        twin = _earlier_twins(nodes, score)
 
         def dfs(start: int, weakest: int, pair_sum: int, row_total: int) -> None:
             if len(members) == k:
@@ -373,6 +391,8 @@ def _choose_gpus(ctx: _Context, k: int, c: int, best_effort: bool) -> Tuple[List
                 return
             need = k - len(members)
             for pos in range(start, n - need + 1):
+                if twin[pos] >= 0 and not chosen[twin[pos]]:
+                    continue  # an interchangeable GPU with a lower index is free: take that one first
                 new_weak = weakest
                 add = 0
                 row = score[pos]
@@ -385,7 +405,9 @@ def _choose_gpus(ctx: _Context, k: int, c: int, best_effort: bool) -> Tuple[List
                 counts[node] = counts.get(node, 0) + 1
                 if bound_ok(new_weak, counts):
                     members.append(pos)
+                    chosen[pos] = True
                     dfs(pos + 1, new_weak, pair_sum + add, row_total + rowsum[pos])
+                    chosen[pos] = False
                     members.pop()
                 counts[node] -= 1
                 if not counts[node]:

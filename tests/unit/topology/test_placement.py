@@ -189,3 +189,42 @@ def test_more_than_16_gpus_uses_the_bounded_search():
     got = place(topo, 5, 4, used_gpus=[0])
     assert got["score"]["weakest_link"] == "NV4"
     assert got["gpus"] in ([5, 6, 7, 8, 9], [10, 11, 12, 13, 14], [15, 16, 17, 18, 19])
+
+
+def sixteen_gpu_nvswitch(one_node):
+    """16 GPUs on an NVSwitch fabric (NV6 between all), on one NUMA node or two (8 + 8)."""
+    gpus = [{"index": i, "numa_node": 0 if one_node or i < 8 else 1} for i in range(16)]
+    links = dict(("%d,%d" % (i, j), "NV6") for i in range(16) for j in range(i + 1, 16))
+    nodes = ({"0": {"cpus": list(range(32)), "distance": {"0": 10}}} if one_node else
+             {"0": {"cpus": list(range(16)), "distance": {"0": 10, "1": 21}},
+              "1": {"cpus": list(range(16, 32)), "distance": {"0": 21, "1": 10}}})
+    return {"gpus": gpus, "links": links, "siblings": [], "numa_nodes": nodes}
+
+
+@pytest.mark.parametrize("topo_name", ["nvswitch-1-node", "nvswitch-2-nodes", "dgx-a100", "dgx1-cube-mesh", "asym"])
+def test_twin_pruning_keeps_the_exhaustive_answer(monkeypatch, topo_name):
+    """Taking interchangeable GPUs in index order only (placement._earlier_twins) gives exactly what
+    the exhaustive search over every subset gives, on seeded partly used states."""
+    import random
+    from ansible_collections.gpulab.dgx.plugins.module_utils.topology import placement
+    topo = {"nvswitch-1-node": lambda: sixteen_gpu_nvswitch(True), "nvswitch-2-nodes": lambda: sixteen_gpu_nvswitch(False),
+            "dgx-a100": a100, "dgx1-cube-mesh": dgx1, "asym": asym}[topo_name]()
+    rng = random.Random(topo_name)
+    n = len(topo["gpus"])
+    requests = []
+    for _request in range(12):
+        used = sorted(rng.sample(range(n), rng.randint(0, n // 2)))
+        requests.append((used, rng.randint(1, n - len(used)), rng.choice([0, 2]), rng.choice(["strict", "best-effort"])))
+
+    def answers():
+        out = []
+        for used, k, c, policy in requests:
+            try:
+                out.append(place(topo, k, c, used_gpus=used, numa_policy=policy))
+            except PlacementError as exc:
+                out.append(str(exc))
+        return out
+
+    pruned = answers()
+    monkeypatch.setattr(placement, "_earlier_twins", lambda nodes, score: [-1] * len(nodes))
+    assert answers() == pruned
