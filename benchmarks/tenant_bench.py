@@ -6,7 +6,9 @@ the N (tenant_remove.yml with every name in one run, against docker_container st
 
 Each round runs both tools on every case, the tool that goes first alternating from round to round
 (paired, interleaved: load on the machine hits both alike); the table gives the median of the
-rounds with min-max, and the median of the per-round ratios.
+rounds with min-max, and the median of the per-round ratios. The last row is the peak resident memory
+of the whole process tree (ansible-playbook, its workers, modules, docker clients) while creating
+the N, sampled from /proc every 20 ms.
 
 Runs on the host's dockerd; everything it makes is named gpulab-bench-tenant-* and removed at the
 end. Tenants are CPU-less and GPU-less (cpus 0), so 16 fit on any machine; tenant.yml includes its
@@ -22,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import docker
@@ -70,13 +73,52 @@ MINIMAL = """---
 """
 
 
-def run(cmd, env):
+PEAK_RSS = {}  # (tool, case) -> [peak process-tree RSS in MiB, per round]
+
+
+def tree_rss_kib(root_pid):
+    """Resident memory of `root_pid` and every process below it, from /proc (KiB)."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/status" % entry) as handle:
+                kib = [int(line.split()[1]) for line in handle if line.startswith("VmRSS:")]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or a kernel thread
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = kib[0] if kib else 0
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def run(cmd, env, key=None):
+    """Seconds `cmd` took; with `key`, its peak process-tree RSS goes to PEAK_RSS[key] (sampled every 20 ms)."""
     start = time.monotonic()
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-                         check=False)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
+    peak = [0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss_kib(proc.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    output = proc.communicate()[0]
     took = time.monotonic() - start
-    if out.returncode != 0:
-        sys.exit("failed: %s\n%s" % (" ".join(cmd), out.stdout[-3000:]))
+    sampler.join()
+    if proc.returncode != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), output[-3000:]))
+    if key is not None:
+        PEAK_RSS.setdefault(key, []).append(peak[0] / 1024.0)
     return took
 
 
@@ -149,7 +191,7 @@ def main():
                 clean(client)
                 results[(label, "1")].append(run(cmd(one, 1), env))
                 clean(client)
-                results[(label, "n")].append(run(cmd(many, opts.tenants), env))
+                results[(label, "n")].append(run(cmd(many, opts.tenants), env, key=(label, "n")))
                 results[(label, "no-op")].append(run(cmd(many, opts.tenants), env))
                 results[(label, "remove")].append(run(cmd(many, opts.tenants, remove=True), env))
                 assert not [c for c in client.containers.list(all=True) if c.name.startswith(PREFIX)], label
@@ -167,6 +209,11 @@ def main():
         ratios = [m / p for m, p in zip(mine, plain)]
         print("%-22s %-22s %-22s %.2fx (%.2f-%.2f)" % (
             names[case], span(mine), span(plain), statistics.median(ratios), min(ratios), max(ratios)))
+    mine, plain = PEAK_RSS[("tenant.yml", "n")], PEAK_RSS[("docker_container", "n")]
+    ratios = [m / p for m, p in zip(mine, plain)]
+    print("%-22s %-22s %-22s %.2fx (%.2f-%.2f)" % (
+        "peak RSS MiB, create %d" % opts.tenants, span(mine), span(plain), statistics.median(ratios), min(ratios),
+        max(ratios)))
 
 
 def span(values):
