@@ -183,6 +183,147 @@ options:
         C(shm_size)); an item's own value replaces them, but its C(ulimits) add to those of O(defaults).
     type: dict
     default: {}
+    suboptions:
+      state:
+        description:
+        - C(present) to create or update the tenant, C(absent) to stop and remove its container.
+        - Default C(present).
+        type: str
+        choices:
+        - present
+        - absent
+      image:
+        description:
+        - Image to run (already on the host; it is never pulled). Required when O(defaults.state=present).
+        type: str
+      gpus:
+        description:
+        - Number of whole GPUs to dedicate.
+        - Default C(0).
+        type: int
+      cpus:
+        description:
+        - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the same size,
+          memory pinned to their NUMA nodes with C(--cpuset-mems)). Required when O(defaults.state=present).
+        - V(0) dedicates no cores. The container is not pinned and has no CPU quota, so it competes for every CPU of
+          the host at the default weight. Use it for light tenants only.
+        type: int
+      memory:
+        description:
+        - Memory limit, e.g. C(128G), C(512GiB), C(1.5T). Units are binary as Docker reads them (G = GiB). Swap is not
+          added. Required when O(defaults.state=present).
+        type: str
+      disk:
+        description:
+        - Size of the container's root filesystem (C(--storage-opt size)) and an xfs project quota of the same size
+          on the data directory. Needs overlay2 on xfs mounted with C(pquota).
+        type: str
+      disk_enforcement:
+        description:
+        - When the host cannot enforce O(defaults.disk), V(true) fails with the reason and V(false) goes on without a disk limit,
+          recording the size in the container's labels and returning a warning.
+        - Default C(true).
+        type: bool
+      ssh_public_keys:
+        description:
+        - OpenSSH public keys allowed to log in (one key per item). Required when O(defaults.state=present).
+        type: list
+        elements: str
+      ssh_port:
+        description:
+        - Host port for the tenant's SSH. Default is a stable port from O(defaults.ssh_port_range), kept across re-creation.
+        type: int
+      ssh_port_range:
+        description:
+        - Range the SSH port is picked from when O(defaults.ssh_port) is not given.
+        - Default C(2200-2999).
+        type: str
+      ssh_bind_address:
+        description:
+        - Host address the SSH port is published on.
+        - Default C(0.0.0.0).
+        type: str
+      data_base:
+        description:
+        - Directory under which every tenant's persistent data lives; this tenant's is C(<data_base>/<name>), mounted
+          at O(defaults.data_mount). Kept on re-creation and on removal unless O(defaults.purge=true).
+        - Must be an absolute path without symlinks, not a system directory (C(/etc), C(/usr), C(/var/lib/docker), C(/run),
+          C(/proc), C(/sys), C(/dev), C(/boot), C(/root), ...) nor a shared one (C(/), C(/home), C(/raid), C(/tmp),
+          ...). A tenant directory never overlaps another tenant's or a non-tenant container's bind mount. See docs/tenant.md,
+          "What the module refuses, and why".
+        - Default C(/var/lib/gpulab/tenants).
+        type: path
+      data_root:
+        description:
+        - Kept for inventories written before O(defaults.data_base). A tenant's directory is always C(<data_base>/<name>); a
+          O(defaults.data_root) given must be exactly that path, anything else is refused naming it.
+        type: path
+      data_mount:
+        description:
+        - Where the data directory appears inside the container.
+        - Default C(/data).
+        type: str
+      numa_policy:
+        description:
+        - C(strict) takes CPUs only from the GPUs' NUMA nodes; C(best-effort) may spill to the nearest node and says
+          so.
+        - Default C(strict).
+        type: str
+        choices:
+        - strict
+        - best-effort
+      env:
+        description:
+        - Extra environment for the container. C(NVIDIA_VISIBLE_DEVICES) and C(GPULAB_*) are reserved.
+        type: dict
+      labels:
+        description:
+        - Extra container labels. The C(gpulab.) prefix is reserved.
+        type: dict
+      network:
+        description:
+        - Docker bridge network the container joins (its SSH port is published from it).
+        - Default C(bridge).
+        type: str
+      pids_limit:
+        description:
+        - Most processes the container may run.
+        - Default C(16384).
+        type: int
+      shm_size:
+        description:
+        - Size of the container's C(/dev/shm) (C(--shm-size)), written like O(defaults.memory), e.g. C(1G), C(512M).
+        - Default is computed from O(defaults.memory) as max(memory / 4, min(1 GiB, memory / 2)), in whole MiB (C(32M) for C(64M),
+          C(1G) for C(2G), C(32G) for C(128G)).
+        - Files in C(/dev/shm) count against the container's memory limit, so a size above O(defaults.memory) is refused.
+        - C(/dev/shm) cannot change on a live container; a new size (the default's too, when O(defaults.memory) changes) recreates
+          the container.
+        type: str
+      ulimits:
+        description:
+        - Resource limits of the container's processes (C(--ulimit)), as a mapping of limit name to a whole number (soft
+          and hard limit alike) or a C(soft:hard) string; V(-1) is unlimited. C(memlock), C(stack), C(rss), C(data),
+          C(fsize) and C(core) are in bytes, C(cpu) and C(rttime) in seconds and microseconds.
+        - Names are Docker's C(core), C(cpu), C(data), C(fsize), C(locks), C(memlock), C(msgqueue), C(nice), C(nofile),
+          C(nproc), C(rss), C(rtprio), C(rttime), C(sigpending), C(stack).
+        - Default is C(memlock) V(-1) (unlimited locked memory, for RDMA and GPUDirect) and C(stack) V(67108864) (64
+          MiB). A given mapping replaces the defaults it names and keeps the others.
+        - Raising a hard limit above dockerd's own needs C(CAP_SYS_RESOURCE), which a rootless or unprivileged dockerd
+          lacks; there give limits within dockerd's own (often C(memlock) V(8388608)).
+        - A change recreates the container.
+        type: dict
+      purge:
+        description:
+        - With O(defaults.state=absent), also delete the data directory recorded in the tenant's own container label (or C(<data_base>/<name>)
+          when it has no container), only inside O(defaults.data_base), without following symlinks, and never when another tenant's
+          directory overlaps it.
+        - Default C(false).
+        type: bool
+      archive_to:
+        description:
+        - With O(defaults.purge=true), first write the data directory to C(<archive_to>/<name>-<UTC time>.tar.gz) (mode 0600),
+          fsynced before anything is deleted. Must lie outside O(defaults.data_base) and every tenant directory.
+        type: path
   topology:
     description:
       - Host topology as gpulab.dgx.gpu_info returns it. Default is to read the host once (GPUs through
@@ -268,7 +409,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import TENANTS_ITEM_SPEC
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import TENANTS_DEFAULTS_SPEC, TENANTS_ITEM_SPEC
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.batch import check_items
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
@@ -286,7 +427,7 @@ def main():
     module = new_module(
         argument_spec=dict(
             tenants=dict(type="list", elements="dict", required=True, options=TENANTS_ITEM_SPEC),
-            defaults=dict(type="dict", default={}),
+            defaults=dict(type="dict", default={}, options=TENANTS_DEFAULTS_SPEC),
             topology=dict(type="dict"),
             docker_host=dict(type="str"),
             lock_path=dict(type="path", default="/run/lock/gpulab-tenant.lock"),

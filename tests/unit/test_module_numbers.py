@@ -17,7 +17,8 @@ def int_options(options, prefix=""):
         if option.get("type") == "int":
             yield prefix + name, None
         if option.get("suboptions"):
-            for path, parent in int_options(option["suboptions"], "%s%s[0]." % (prefix, name)):
+            inner = "%s%s%s." % (prefix, name, "[0]" if option.get("type") == "list" else "")
+            for path, parent in int_options(option["suboptions"], inner):
                 yield path, parent or name
 
 
@@ -32,7 +33,9 @@ def args_for(path, parent, value):
     if parent is None:
         return {path: value}
     leaf = path.split(".")[-1]
-    return {parent: [{"name": "ab", leaf: value}]}
+    if path.startswith(parent + "[0]."):  # a list of dicts (gpulab.dgx.tenants' tenants)
+        return {parent: [{"name": "ab", leaf: value}]}
+    return {parent: {leaf: value}}  # a dict (gpulab.dgx.tenants' defaults)
 
 
 def test_every_module_with_int_options_is_covered():

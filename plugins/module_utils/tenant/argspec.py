@@ -58,6 +58,11 @@ MERGED_OPTIONS = ("ulimits",)
 TENANTS_ITEM_SPEC: Dict[str, Dict[str, Any]] = dict(
     (name, dict((k, v) for k, v in option.items() if k != "default"))
     for name, option in TENANT_ARGUMENT_SPEC.items() if name not in HOST_OPTIONS)
+# The batch's `defaults`: the same options but a name, none required; declared too, so that a key
+# given there is no_log as well.
+TENANTS_DEFAULTS_SPEC: Dict[str, Dict[str, Any]] = dict(
+    (name, dict((k, v) for k, v in option.items() if k != "required"))
+    for name, option in TENANTS_ITEM_SPEC.items() if name != "name")
 
 
 def item_params(item: Dict[str, Any], defaults: Dict[str, Any], host: Dict[str, Any]) -> Dict[str, Any]:

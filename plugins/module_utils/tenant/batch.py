@@ -29,15 +29,14 @@ def check_items(items: List[Any], defaults: Dict[str, Any], host: Dict[str, Any]
     errors: List[Dict[str, Any]] = []
     seen: Dict[str, int] = {}
     given_defaults = dict((k, v) for k, v in (defaults or {}).items() if v is not None)
+    misplaced = sorted(set(given_defaults) & set(HOST_OPTIONS))
+    if misplaced:  # the same for every item: said once
+        return specs, [_error("defaults", "%s belong to the run, not to the tenants: give them to the module itself"
+                              % ", ".join(misplaced), "defaults")]
     for index, item in enumerate(items):
         label = _label(index, item)
         if not isinstance(item, dict):
             errors.append(_error(label, "is not a dict of tenant options"))
-            continue
-        misplaced = sorted(set(given_defaults) & set(HOST_OPTIONS))
-        if misplaced:
-            errors.append(_error(label, "defaults: %s belong to the run, not to the tenants: give them to the module "
-                                 "itself" % ", ".join(misplaced), "defaults"))
             continue
         given = dict((k, v) for k, v in item.items() if v is not None and k not in HOST_OPTIONS)
         params, problems = check_item(item_params(given, given_defaults, host))

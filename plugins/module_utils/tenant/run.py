@@ -23,7 +23,7 @@ except ImportError:  # the modules report a missing Docker SDK before they run a
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome, ensure_present
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
@@ -58,7 +58,8 @@ class Settled(object):
 
 
 def _explain(exc: Exception, spec: TenantSpec, base_url: str, topology_given: bool) -> Exception:
-    """Any failure of one tenant as a SpecError or RunFailed naming the option; a defect keeps its type."""
+    """Any failure of one tenant as a SpecError or RunFailed naming the option (a defect as an
+    "unexpected error" of the tenant's name; _failed keeps its traceback)."""
     if isinstance(exc, (SpecError, RunFailed)):
         return exc
     if isinstance(exc, TopologyError):
@@ -92,24 +93,17 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
         client = connect(base_url, timeout=120)
     except DockerUnreachable as exc:
         raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
-    settled: List[Settled] = []
     try:
         if len(specs) == 1:
-            return [_one(client, specs[0], topology, run_command, check_mode, lock, base_url, given is not None)]
+            # Alone, the tenant takes the lock and reads the ledger itself (the lock file goes when it fails).
+            return [_settle(client, specs[0], topology, run_command, check_mode, lock, None, base_url, given is not None)]
         with lock:
             try:
                 ledger = read_ledger(client)
             except DOCKER_ERRORS as exc:
                 raise SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
-            for spec in specs:
-                try:
-                    if spec.state == "present":
-                        outcome = ensure_present(client, spec, topology, run_command, check_mode, lock, ledger)
-                    else:
-                        outcome = ensure_absent(client, spec, run_command, check_mode, lock, ledger)
-                    settled.append(Settled(spec, outcome))
-                except Exception as exc:  # pylint: disable=broad-except
-                    settled.append(_failed(exc, spec, base_url, given is not None))
+            settled = [_settle(client, spec, topology, run_command, check_mode, lock, ledger, base_url, given is not None)
+                       for spec in specs]
             if settled and all(s.error is not None for s in settled):
                 lock.discard()  # nothing of this run stays: neither does a lock file it created
         return settled
@@ -119,13 +113,15 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
         client.close()
 
 
-def _one(client: Any, spec: TenantSpec, topology: Callable[[], Dict[str, Any]], run_command: Callable[[List[str]], Any],
-         check_mode: bool, lock: HostLock, base_url: str, topology_given: bool) -> Settled:
-    """A single tenant: the lock and the ledger read are its own (the lock file goes when it fails)."""
+def _settle(client: Any, spec: TenantSpec, topology: Callable[[], Dict[str, Any]],
+            run_command: Callable[[List[str]], Any], check_mode: bool, lock: HostLock, ledger: Optional[Ledger],
+            base_url: str, topology_given: bool) -> Settled:
+    """One tenant brought to its state: with `ledger` as a batch step under the batch's lock, without
+    it alone (its own lock and ledger read)."""
     try:
         if spec.state == "present":
-            return Settled(spec, ensure_present(client, spec, topology, run_command, check_mode, lock))
-        return Settled(spec, ensure_absent(client, spec, run_command, check_mode, lock))
+            return Settled(spec, ensure_present(client, spec, topology, run_command, check_mode, lock, ledger))
+        return Settled(spec, ensure_absent(client, spec, run_command, check_mode, lock, ledger))
     except LockTimeout:
         raise
     except Exception as exc:  # pylint: disable=broad-except

@@ -1,12 +1,14 @@
 """gpulab.dgx.tenants' checks before anything changes (tenant/batch.py, tenant/argspec.py) and its
 documentation kept equal to the one-tenant module's options."""
+import json
 import os
 
+import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import (
-    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANTS_ITEM_SPEC, item_params)
+    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANTS_DEFAULTS_SPEC, TENANTS_ITEM_SPEC, item_params)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.batch import check_items
 from ansible_collections.gpulab.dgx.plugins.modules import tenant, tenants
 
@@ -40,9 +42,21 @@ def test_every_bad_item_is_reported_with_its_field():
     assert errors[2]["msg"] == "tenants[3] (ta): name: 'ta' is given twice (first as tenants[2])"
 
 
-def test_run_options_in_defaults_are_refused():
-    errors = check_items([item("ta")], {"lock_path": "/tmp/x"}, HOST)[1]
-    assert errors and errors[0]["field"] == "defaults" and "lock_path" in errors[0]["msg"]
+def test_run_options_in_defaults_are_refused_once():
+    errors = check_items([item("ta"), item("tb")], {"lock_path": "/tmp/x"}, HOST)[1]
+    assert len(errors) == 1 and errors[0]["field"] == "defaults" and "lock_path" in errors[0]["msg"]
+
+
+PRIVATE = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize("where", ["item", "defaults"])
+def test_a_pasted_private_key_is_never_echoed(run_module, where):
+    args = {"tenants": [item("ta", ssh_public_keys=[PRIVATE])]} if where == "item" else \
+        {"tenants": [{"name": "ta"}], "defaults": {"ssh_public_keys": [PRIVATE]}}
+    result = run_module(tenants, args, check=True)
+    assert result["failed"] is True
+    assert "PRIVATE KEY" not in json.dumps(result) and "b3BlbnNzaC1rZXkt" not in json.dumps(result)
 
 
 def test_the_item_options_are_the_one_tenant_options_without_the_run_or_defaults():
@@ -51,10 +65,11 @@ def test_the_item_options_are_the_one_tenant_options_without_the_run_or_defaults
     assert TENANTS_ITEM_SPEC["ssh_public_keys"]["no_log"] is True
 
 
-def test_documentation_matches_the_one_tenant_module():
+@pytest.mark.parametrize("option,spec", [("tenants", TENANTS_ITEM_SPEC), ("defaults", TENANTS_DEFAULTS_SPEC)])
+def test_documentation_matches_the_one_tenant_module(option, spec):
     one = yaml.safe_load(tenant.DOCUMENTATION)["options"]
-    batch = yaml.safe_load(tenants.DOCUMENTATION)["options"]["tenants"]["suboptions"]
-    assert set(batch) == set(TENANTS_ITEM_SPEC)
+    batch = yaml.safe_load(tenants.DOCUMENTATION)["options"][option]["suboptions"]
+    assert set(batch) == set(spec)
     for name, option in batch.items():
         assert option["type"] == one[name]["type"], name
         assert "default" not in option, name
