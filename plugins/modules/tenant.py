@@ -189,6 +189,7 @@ seealso:
   - module: community.docker.docker_container
 extends_documentation_fragment:
   - gpulab.dgx.docker
+  - gpulab.dgx.tenant_verify
 """
 
 EXAMPLES = r"""
@@ -266,6 +267,17 @@ actions:
   type: list
   elements: str
   sample: [update]
+verified:
+  description: What O(verify) read inside the container (the probe's readings, as strings); a tenant whose
+    container differs from its placement fails with what differs.
+  returned: when O(verify) read the container
+  type: dict
+  sample: {"cpuset": "0-3", "memory_limit": "137438953472", "nvidia_visible_devices": "GPU-5d1c...", "sshd_listening": "yes"}
+verified_summary:
+  description: One line of what O(verify) found in a container that holds its placement.
+  returned: when O(verify) read the container and it holds its placement
+  type: str
+  sample: "GPUs GPU-5d1c..., cpuset 0-3, quota 400000/100000, memory 137438953472, / 100G, /dev/shm 64G, ulimit -l unlimited, ulimit -s 65536, sshd listening"
 """
 
 import traceback
@@ -275,12 +287,12 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import (
-    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANT_REQUIRED_IF)
+    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANT_REQUIRED_IF, run_option_problem)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, validate_spec
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants, verify_settled
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
@@ -290,6 +302,9 @@ except ImportError:
 
 def main():
     module = new_module(argument_spec=TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF, supports_check_mode=True)
+    problem = run_option_problem(module.params)
+    if problem:
+        module.fail_json(msg="%s: %r %s" % problem, field=problem[0], value=problem[1])
     try:
         spec = validate_spec(module.params)
     except SpecError as exc:
@@ -301,11 +316,14 @@ def main():
         (settled,) = run_tenants([spec], host, lambda argv: module.run_command(argv, check_rc=True),
                                  lambda: read_host_topology(require_gpus=False, run=nvidia_smi_runner(module)),
                                  module.check_mode)
+        if not module.check_mode:
+            verify_settled([settled], host["docker_host"], host["verify"], host["verify_parallel"], host["verify_timeout"])
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field, value=exc.value, undone=[], not_undone=[])
     result = settled.result()
     if result.pop("failed"):
-        result.pop("changed")
+        if not settled.problems:  # undone; a container that failed verification stays, changed
+            result.pop("changed")
         module.fail_json(**result)
     for warning in result.pop("warnings"):
         module.warn(warning)

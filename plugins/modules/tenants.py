@@ -17,16 +17,18 @@ description:
   - Every item is checked first, against the options of M(gpulab.dgx.tenant); when any is bad, all bad
     items are reported together and nothing changes.
   - Then, under the host-wide lock taken once and with every container on the daemon read once, the
-    tenants are brought to their state in the order given, each placed around what the ones before it
-    hold (or would hold, in check mode). A tenant whose run fails is undone and reported; the others
-    keep their work and the module fails naming the tenants that failed.
+    tenants are checked and placed in the order given, each around what the ones before it will hold
+    (order stable between runs); then their containers are created, started or updated, up to
+    O(parallel) at a time. A tenant whose run fails is undone and reported; the others keep their work
+    and the module fails naming the tenants that failed.
+  - With O(verify), the containers are then read from inside (see O(verify)).
   - The host's topology is read once per run, not per tenant.
 options:
   tenants:
     description:
       - The tenants, each a dict of the options of M(gpulab.dgx.tenant) (C(name), C(state), C(image),
         C(gpus), C(cpus), C(memory), C(disk), C(ssh_public_keys), ...) except O(topology), O(docker_host),
-        O(lock_path) and O(lock_timeout), which belong to the run.
+        O(lock_path), O(lock_timeout) and the O(verify) options, which belong to the run.
       - Names must be unique.
     type: list
     elements: dict
@@ -337,8 +339,19 @@ options:
     description: Seconds to wait for another rollout holding the lock.
     type: int
     default: 300
+  parallel:
+    description:
+      - Most containers created, started, updated or removed at once (threads of the module, 1 to 32),
+        once every tenant has been checked and placed in order. Docker starts containers faster side by
+        side than one after another.
+      - Removals placed before a present tenant in O(tenants) are done in order, before it is placed, so
+        that what they free can be given to it; removals after the last present tenant run side by side
+        with the rest.
+    type: int
+    default: 4
 extends_documentation_fragment:
   - gpulab.dgx.docker
+  - gpulab.dgx.tenant_verify
 attributes:
   check_mode:
     support: full
@@ -379,7 +392,7 @@ RETURN = r"""
 tenants:
   description:
     - Each tenant's result by name, as M(gpulab.dgx.tenant) returns it (C(changed), C(tenant), C(actions),
-      C(diff), C(warnings)), with C(failed) and, for a failed tenant, C(msg), C(field), C(value), C(undone)
+      C(diff), C(warnings), C(verified) and C(verified_summary) when O(verify) read its container), with C(failed) and, for a failed tenant, C(msg), C(field), C(value), C(undone)
       and C(not_undone).
   returned: always
   type: dict
@@ -409,13 +422,14 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import TENANTS_DEFAULTS_SPEC, TENANTS_ITEM_SPEC
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.argspec import (
+    HOST_OPTIONS, TENANT_ARGUMENT_SPEC, TENANTS_DEFAULTS_SPEC, TENANTS_ITEM_SPEC, run_option_problem)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.batch import check_items
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants, verify_settled
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
@@ -432,11 +446,19 @@ def main():
             docker_host=dict(type="str"),
             lock_path=dict(type="path", default="/run/lock/gpulab-tenant.lock"),
             lock_timeout=dict(type="int", default=300),
+            verify=TENANT_ARGUMENT_SPEC["verify"],
+            verify_parallel=TENANT_ARGUMENT_SPEC["verify_parallel"],
+            verify_timeout=TENANT_ARGUMENT_SPEC["verify_timeout"],
+            parallel=dict(type="int", default=4),
         ),
         supports_check_mode=True,
     )
-    host = dict((key, module.params[key]) for key in ("topology", "docker_host", "lock_path", "lock_timeout"))
+    host = dict((key, module.params[key]) for key in HOST_OPTIONS)
+    problem = run_option_problem(dict(host, parallel=module.params["parallel"]))
+    if problem:
+        module.fail_json(msg="%s: %r %s" % problem, field=problem[0], value=problem[1], tenants={}, order=[])
     specs, errors = check_items(module.params["tenants"], module.params["defaults"], host)
+    host["parallel"] = module.params["parallel"]
     if errors:
         module.fail_json(msg="; ".join(e["msg"] for e in errors), errors=errors, tenants={}, order=[])
     if not HAS_DOCKER:
@@ -445,6 +467,8 @@ def main():
         settled = run_tenants(specs, host, lambda argv: module.run_command(argv, check_rc=True),
                               lambda: read_host_topology(require_gpus=False, run=nvidia_smi_runner(module)),
                               module.check_mode)
+        if not module.check_mode:
+            verify_settled(settled, host["docker_host"], host["verify"], host["verify_parallel"], host["verify_timeout"])
     except SpecError as exc:
         module.fail_json(msg=str(exc), field=exc.field, value=exc.value, tenants={}, order=[s.name for s in specs])
     results = dict((s.spec.name, s.result()) for s in settled)

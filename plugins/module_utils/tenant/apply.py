@@ -8,6 +8,7 @@ undone (tenant_undo); removal and purge live in tenant_remove."""
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Callable, Dict, List, Optional
 
@@ -211,13 +212,25 @@ def _recreate(client: Any, current: TenantRecord, desired: Desired, undo: Undo) 
     return new, old
 
 
+def _rmdir_if_empty(path: str) -> None:
+    """Undo of a parent directory a tenant created: other tenants' directories may be in it by now."""
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
+def _make_data_dir(spec: TenantSpec, undo: Undo) -> None:
+    for path in make_dirs(spec.data_dir, 0o750):  # parents first, so the deepest is undone first
+        undo.add("removed directory %s" % path if path == spec.data_dir else "removed directory %s if left empty" % path,
+                 (lambda p=path: remove_tree(p)) if path == spec.data_dir else (lambda p=path: _rmdir_if_empty(p)))
+
+
 def _apply_present(client: Any, spec: TenantSpec, plan: Dict[str, Any], run_command: RunCommand, outcome: Outcome, undo: Undo) -> str:
+    """The container's part of a present run (the data directory is made by stage_present)."""
     current, desired, update = plan["current"], plan["desired"], plan["update"]
     container_id = current.id if current is not None else ""
-    if "mkdir" in outcome.actions:
-        for path in make_dirs(spec.data_dir, 0o750):  # parents first, so the deepest is undone first
-            undo.add("removed directory %s" % path,
-                     (lambda p=path: remove_tree(p)) if path == spec.data_dir else (lambda p=path: os.rmdir(p)))
     rebuild = "create" in outcome.actions or "recreate" in outcome.actions
     if plan["quota_project"] is not None and rebuild:
         _set_quota(plan, spec, run_command, undo)
@@ -260,18 +273,29 @@ def fail_after_changes(exc: Exception, undo: Undo, lock: Optional[HostLock], def
                      % message, undone, failed)
 
 
+class Staged(object):
+    """A present tenant planned and checked, its data directory made: what is left is the container."""
+
+    def __init__(self, spec: TenantSpec, outcome: Outcome, plan: Dict[str, Any], undo: Undo) -> None:
+        self.spec = spec
+        self.outcome = outcome
+        self.plan = plan
+        self.undo = undo
+
+
 def ensure_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand,
-                   check_mode: bool, lock: HostLock, ledger: Optional[Ledger] = None) -> Outcome:
-    """Bring one tenant to present. Alone it takes the lock and reads the ledger; in a batch the
-    caller holds the lock and passes its ledger, which this step updates for the tenants after it."""
-    if ledger is not None:
-        return _present(client, spec, topology_source, run_command, check_mode, None, ledger)
+                   check_mode: bool, lock: HostLock) -> Outcome:
+    """Bring one tenant to present, alone: take the lock, read the ledger, stage, act."""
     with lock:
-        return _present(client, spec, topology_source, run_command, check_mode, lock, None)
+        staged = stage_present(client, spec, topology_source, check_mode, lock, None)
+        return act_present(client, staged, run_command, check_mode, lock)
 
 
-def _present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], run_command: RunCommand,
-             check_mode: bool, lock: Optional[HostLock], ledger: Optional[Ledger]) -> Outcome:
+def stage_present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[str, Any]], check_mode: bool,
+                  lock: Optional[HostLock], ledger: Optional[Ledger]) -> Staged:
+    """Read and check everything, place the tenant and work out its actions; outside check mode make
+    its data directory. In a batch (`ledger` given, the caller holds the lock) the ledger is updated
+    with what the tenant will hold, so the tenants after it are placed around it."""
     outcome = Outcome()
     undo = Undo()
     try:
@@ -295,12 +319,26 @@ def _present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[s
                 outcome.act("start")
         if alloc.placed:
             outcome.warnings.extend(alloc.notes)
-        container_id = current.id if current is not None else ""
-        if not check_mode and outcome.changed:
-            container_id = _apply_present(client, spec, plan, run_command, outcome, undo)
+        if not check_mode and "mkdir" in outcome.actions:
+            _make_data_dir(spec, undo)
     except Exception as exc:
         raise fail_after_changes(exc, undo, lock, "name", spec.name)
+    if ledger is not None and outcome.changed:
+        ledger.put(desired.as_attrs())
+    return Staged(spec, outcome, plan, undo)
 
+
+def act_present(client: Any, staged: Staged, run_command: RunCommand, check_mode: bool, lock: Optional[HostLock]) -> Outcome:
+    """Create, re-create, update or start the staged tenant's container (outside check mode); what it
+    changed, the data directory included, is undone when it fails."""
+    spec, outcome, plan = staged.spec, staged.outcome, staged.plan
+    current, desired, alloc = plan["current"], plan["desired"], plan["alloc"]
+    container_id = current.id if current is not None else ""
+    try:
+        if not check_mode and outcome.changed:
+            container_id = _apply_present(client, spec, plan, run_command, outcome, staged.undo)
+    except Exception as exc:
+        raise fail_after_changes(exc, staged.undo, lock, "name", spec.name)
     image = plan["image"]
     outcome.tenant = dict(desired.summary(), name=spec.name, container_id=container_id,
                           gpu_indices=alloc.gpu_indices, numa_local=alloc.numa_local,
@@ -310,7 +348,4 @@ def _present(client: Any, spec: TenantSpec, topology_source: Callable[[], Dict[s
                           cpu_quota=desired.cpu_quota, cpu_period=desired.cpu_period,
                           ssh_key_fingerprints=[k.fingerprint for k in spec.ssh_keys],
                           placement_notes=alloc.notes)
-    if ledger is not None and outcome.changed:
-        # The tenants after this one in the batch are placed around it, as it is (or would be).
-        ledger.put(desired.as_attrs() if check_mode else client.api.inspect_container(container_id))
     return outcome

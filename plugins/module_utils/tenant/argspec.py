@@ -7,7 +7,7 @@ and the check of one list item against them."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -43,11 +43,14 @@ TENANT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     docker_host=dict(type="str"),
     lock_path=dict(type="path", default="/run/lock/gpulab-tenant.lock"),
     lock_timeout=dict(type="int", default=300),
+    verify=dict(type="str", choices=["none", "changed", "all"], default="none"),
+    verify_parallel=dict(type="int", default=8),
+    verify_timeout=dict(type="int", default=30),
 )
 TENANT_REQUIRED_IF: List[Tuple[str, str, Tuple[str, ...]]] = [
     ("state", "present", ("image", "cpus", "memory", "ssh_public_keys"))]
 # Options that belong to the host and the run, not to one tenant: the batch module takes them once.
-HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout")
+HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout", "verify", "verify_parallel", "verify_timeout")
 # A list item's options over the batch's defaults: these merge key by key, the rest replace.
 MERGED_OPTIONS = ("ulimits",)
 
@@ -84,3 +87,12 @@ def check_item(params: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
         return params, bad
     result = ArgumentSpecValidator(TENANT_ARGUMENT_SPEC, required_if=TENANT_REQUIRED_IF).validate(params)
     return result.validated_parameters, [str(e) for e in result.errors]
+
+
+def run_option_problem(params: Dict[str, Any]) -> Optional[Tuple[str, Any, str]]:
+    """(option, value, why) for a run option (parallelism, verification) out of its range, else None."""
+    for name, least, most in (("verify_parallel", 1, 64), ("verify_timeout", 0, 3600), ("parallel", 1, 32)):
+        value = params.get(name)
+        if value is not None and not least <= value <= most:
+            return name, value, "must be from %d to %d" % (least, most)
+    return None

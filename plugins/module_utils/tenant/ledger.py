@@ -116,6 +116,14 @@ class Ledger(object):
                     if mount.get("Type") == "bind" and mount.get("Source"):
                         self.foreign_mounts.append((name, mount["Source"], bool(mount.get("RW", True))))
 
+    def snapshot(self) -> "Ledger":
+        """A copy whose tables change apart from this one's (the records themselves are shared)."""
+        copy = Ledger([])
+        copy.tenants, copy.leftovers = dict(self.tenants), dict(self.leftovers)
+        copy.by_container_name = dict(self.by_container_name)
+        copy.foreign_ports, copy.foreign_mounts = set(self.foreign_ports), list(self.foreign_mounts)
+        return copy
+
     def others(self, name: str) -> List[TenantRecord]:
         """Every allocation except `name`'s own, parked leftovers of other tenants included."""
         records = [r for n, r in self.tenants.items() if n != name]

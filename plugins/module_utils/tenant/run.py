@@ -21,13 +21,14 @@ except ImportError:  # the modules report a missing Docker SDK before they run a
     DOCKER_ERRORS = ()
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome, ensure_present
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.apply import Outcome, Staged, act_present, ensure_present, stage_present
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.container import docker_refusal
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.lock import HostLock, LockTimeout
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import ensure_absent
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.verify import describe, in_threads, read_inside, verify_all
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 
 
@@ -40,13 +41,25 @@ class Settled(object):
         self.outcome = outcome
         self.error = error
         self.trace = trace
+        self.reading: Optional[Dict[str, Any]] = None  # what verification read inside the container
+        self.problems: List[str] = []  # what differs from the placement
+
+    def present(self) -> bool:
+        return self.outcome is not None and "spec_hash" in self.outcome.tenant
 
     def result(self) -> Dict[str, Any]:
         """What the module reports for this tenant."""
         if self.outcome is not None:
             outcome = self.outcome
-            return dict(changed=outcome.changed, failed=False, tenant=outcome.tenant, actions=outcome.actions,
-                        diff=dict(before=outcome.before, after=outcome.after), warnings=list(outcome.warnings))
+            result = dict(changed=outcome.changed, failed=False, tenant=outcome.tenant, actions=outcome.actions,
+                          diff=dict(before=outcome.before, after=outcome.after), warnings=list(outcome.warnings))
+            if self.reading is not None:
+                result.update(verified=self.reading)
+                if not self.problems:
+                    result.update(verified_summary=describe(self.reading, outcome.tenant))
+            if self.problems:  # changes stay (not undone): the container is there to be looked at
+                result.update(failed=True, msg="the container does not hold what was placed: %s" % "; ".join(self.problems))
+            return result
         exc = self.error
         result: Dict[str, Any] = dict(changed=False, failed=True, msg=str(exc))
         if isinstance(exc, (SpecError, RunFailed)):
@@ -96,14 +109,14 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
     try:
         if len(specs) == 1:
             # Alone, the tenant takes the lock and reads the ledger itself (the lock file goes when it fails).
-            return [_settle(client, specs[0], topology, run_command, check_mode, lock, None, base_url, given is not None)]
+            return [_settle(client, specs[0], topology, run_command, check_mode, lock, base_url, given is not None)]
         with lock:
             try:
                 ledger = read_ledger(client)
             except DOCKER_ERRORS as exc:
                 raise SpecError("docker_host", base_url, "answered: %s" % docker_refusal(exc))
-            settled = [_settle(client, spec, topology, run_command, check_mode, lock, ledger, base_url, given is not None)
-                       for spec in specs]
+            settled = _run_batch(client, specs, ledger, topology, run_command, check_mode, host.get("parallel") or 1,
+                                 base_url, given is not None)
             if settled and all(s.error is not None for s in settled):
                 lock.discard()  # nothing of this run stays: neither does a lock file it created
         return settled
@@ -114,21 +127,82 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
 
 
 def _settle(client: Any, spec: TenantSpec, topology: Callable[[], Dict[str, Any]],
-            run_command: Callable[[List[str]], Any], check_mode: bool, lock: HostLock, ledger: Optional[Ledger],
-            base_url: str, topology_given: bool) -> Settled:
-    """One tenant brought to its state: with `ledger` as a batch step under the batch's lock, without
-    it alone (its own lock and ledger read)."""
+            run_command: Callable[[List[str]], Any], check_mode: bool, lock: HostLock, base_url: str,
+            topology_given: bool) -> Settled:
+    """One tenant alone brought to its state (its own lock and ledger read)."""
     try:
         if spec.state == "present":
-            return Settled(spec, ensure_present(client, spec, topology, run_command, check_mode, lock, ledger))
-        return Settled(spec, ensure_absent(client, spec, run_command, check_mode, lock, ledger))
+            return Settled(spec, ensure_present(client, spec, topology, run_command, check_mode, lock))
+        return Settled(spec, ensure_absent(client, spec, run_command, check_mode, lock, None))
     except LockTimeout:
         raise
     except Exception as exc:  # pylint: disable=broad-except
         return _failed(exc, spec, base_url, topology_given)
 
 
+def _run_batch(client: Any, specs: List[TenantSpec], ledger: Ledger, topology: Callable[[], Dict[str, Any]],
+               run_command: Callable[[List[str]], Any], check_mode: bool, parallel: int, base_url: str,
+               topology_given: bool) -> List[Settled]:
+    """A host's tenants under the batch's lock, in two passes. First, in the order given, each tenant
+    is checked and placed around the ones before it (removals are done then and there, so what they
+    free is placeable). Then the containers of the present tenants that change are created, started
+    or updated, at most `parallel` at a time; a tenant whose container fails is undone alone."""
+    done: Dict[str, Settled] = {}
+    staged: List[Staged] = []
+    # Removals after the last present tenant free nothing that this run places: they go with the
+    # containers of the second pass, each against its own copy of the ledger as the first pass left it.
+    last_present = max([i for i, spec in enumerate(specs) if spec.state == "present"] or [-1])
+    trailing = [spec for spec in specs[last_present + 1:]] if not check_mode else []
+    for spec in specs:
+        if spec in trailing:
+            continue
+        try:
+            if spec.state == "present":
+                staged.append(stage_present(client, spec, topology, check_mode, None, ledger))
+            else:
+                done[spec.name] = Settled(spec, ensure_absent(client, spec, run_command, check_mode, None, ledger))
+        except Exception as exc:  # pylint: disable=broad-except
+            done[spec.name] = _failed(exc, spec, base_url, topology_given)
+
+    def act(one: Any) -> None:
+        spec = one if isinstance(one, TenantSpec) else one.spec
+        try:
+            if isinstance(one, TenantSpec):
+                settled = Settled(spec, ensure_absent(client, spec, run_command, check_mode, None, ledger.snapshot()))
+            else:
+                settled = Settled(spec, act_present(client, one, run_command, check_mode, None))
+        except Exception as exc:  # pylint: disable=broad-except
+            settled = _failed(exc, spec, base_url, topology_given)
+        done[spec.name] = settled
+
+    busy = [one for one in staged if one.outcome.changed and not check_mode]
+    for one in staged:
+        if one not in busy:
+            act(one)
+    in_threads(act, trailing + busy, parallel)
+    return [done[spec.name] for spec in specs]
+
+
 def _failed(exc: Exception, spec: TenantSpec, base_url: str, topology_given: bool) -> Settled:
     expected = isinstance(exc, (SpecError, RunFailed, TopologyError, OSError) + DOCKER_ERRORS)
     return Settled(spec, error=_explain(exc, spec, base_url, topology_given),
                    trace="" if expected else traceback.format_exc())
+
+
+def verify_settled(settled: List[Settled], docker_host: Optional[str], which: str, parallel: int, timeout: int) -> None:
+    """Read inside the containers of the present tenants (`which`: "changed", those this run changed,
+    or "all") and record on each what it holds and what differs from its placement."""
+    chosen = [s for s in settled if s.present() and (which == "all" or (which == "changed" and s.outcome.changed))]
+    if not chosen:
+        return
+    base_url = resolve_host(docker_host)
+    try:
+        client = connect(base_url, timeout=120)
+    except DockerUnreachable as exc:
+        raise SpecError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
+    try:
+        found = verify_all([s.outcome.tenant for s in chosen], lambda cid: read_inside(client, cid), parallel, timeout)
+    finally:
+        client.close()
+    for one in chosen:
+        one.reading, one.problems = found.get(one.spec.name, ({}, ["was not read (the probe's thread stopped)"]))

@@ -5,7 +5,9 @@
 set -eu
 if [ "$#" -eq 0 ]; then set -- /usr/sbin/sshd -D -e; fi
 case "$1" in /usr/sbin/sshd|sshd) ;; *) exec "$@" ;; esac
-ssh-keygen -A
+for type in ed25519 ecdsa; do
+  [ -s "/etc/ssh/ssh_host_${type}_key" ] || ssh-keygen -q -t "$type" -N '' -f "/etc/ssh/ssh_host_${type}_key"
+done
 mkdir -p /run/sshd /root/.ssh
 chmod 0700 /root/.ssh
 if [ -n "${GPULAB_SSH_AUTHORIZED_KEYS:-}" ]; then

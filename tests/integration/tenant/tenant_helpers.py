@@ -53,7 +53,7 @@ def data_dir(args):
 # one-item list, its result unwrapped into the single module's shape). `make integration` runs the
 # tenant tests through both, so every behaviour of the single path is shown to hold for the batch.
 TENANT_PATH = os.environ.get("GPULAB_TENANT_PATH", "single")
-HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout")
+HOST_OPTIONS = ("topology", "docker_host", "lock_path", "lock_timeout", "verify", "verify_parallel", "verify_timeout")
 
 
 def batch_args(args):

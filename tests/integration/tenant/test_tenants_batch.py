@@ -6,6 +6,7 @@ others keep their work; a second run of the same list changing nothing; removal 
 import contextlib
 import io
 import json
+import os
 
 import pytest
 
@@ -73,17 +74,64 @@ def test_every_bad_item_is_named_and_nothing_changes(docker_client, tenant_host)
     assert ours(docker_client) == []
 
 
-def test_one_failure_is_undone_and_the_others_keep_their_work(docker_client, tenant_host):
-    # The host dockerd has no nvidia hook: Docker refuses the GPU tenant at start.
-    items, host = split([tenant_host("first"), tenant_host("gpu", gpus=1, topology=gpu_topology(2)),
-                         tenant_host("last")])
-    host["topology"] = gpu_topology(2)
-    result = run_batch(items, **host)
-    assert result["failed"] is True and result["failed_tenants"] == [PREFIX + "gpu"], result
-    failed = result["tenants"][PREFIX + "gpu"]
-    assert failed["field"] == "gpus" and any("removed container" in u for u in failed["undone"]), failed
-    assert result["tenants"][PREFIX + "first"]["changed"] and result["tenants"][PREFIX + "last"]["changed"]
-    assert ours(docker_client) == [PREFIX + "first", PREFIX + "last"]
+def test_failures_among_parallel_creations_are_undone_alone(docker_client, tenant_host):
+    # The host dockerd has no nvidia hook: Docker refuses the GPU tenants at start, while the others
+    # are created and started beside them (parallel 4). Each failure is undone on its own: its
+    # container and data directory go, the others' stay, and so does the data base they share.
+    topology = gpu_topology(2)
+    names = ["p0", "gpu0", "p1", "p2", "gpu1", "p3"]
+    items, host = split([tenant_host(n, cpus=1 if n.startswith("gpu") else 0, gpus=1 if n.startswith("gpu") else 0,
+                                     topology=topology) for n in names])
+    result = run_batch(items, parallel=4, **host)
+    assert result["failed"] is True, result
+    assert sorted(result["failed_tenants"]) == [PREFIX + "gpu0", PREFIX + "gpu1"], result
+    assert result["order"] == [PREFIX + n for n in names]
+    for name in ("gpu0", "gpu1"):
+        failed = result["tenants"][PREFIX + name]
+        assert failed["field"] == "gpus" and any("removed container" in u for u in failed["undone"]), failed
+        assert "removed directory %s/%s" % (items[0]["data_base"], PREFIX + name) in failed["undone"], failed
+        assert failed["not_undone"] == [], failed
+        assert not os.path.exists(os.path.join(items[0]["data_base"], PREFIX + name))
+    kept = [PREFIX + n for n in names if not n.startswith("gpu")]
+    assert all(result["tenants"][n]["changed"] and not result["tenants"][n]["failed"] for n in kept), result
+    assert ours(docker_client) == sorted(kept)
+    assert all(docker_client.containers.get(n).status == "running" for n in kept)
+    assert sorted(os.listdir(items[0]["data_base"])) == sorted(kept)
+
+
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_parallelism_does_not_change_the_placement(docker_client, tenant_host, parallel):
+    cpus = max(1, len(HOST_CPUS) // 2)
+    items, host = split([tenant_host("q%d" % i, cpus=cpus if i < 2 else 0) for i in range(5)])
+    planned = run_batch(items, check=True, parallel=parallel, **host)
+    done = run_batch(items, parallel=parallel, **host)
+    assert not done.get("failed"), done
+    for item in items:
+        want, got = planned["tenants"][item["name"]]["tenant"], done["tenants"][item["name"]]["tenant"]
+        assert (got["cpuset"], got["ssh_port"]) == (want["cpuset"], want["ssh_port"]), (got, want)
+    assert len(set(done["tenants"][i["name"]]["tenant"]["ssh_port"] for i in items)) == len(items)
+
+
+def test_a_whole_list_removed_in_one_run(docker_client, tenant_host):
+    items, host = split([tenant_host("r%d" % i, cpus=0) for i in range(5)])
+    assert not run_batch(items, **host).get("failed")
+    gone = [{"name": i["name"], "state": "absent", "data_base": i["data_base"], "purge": True} for i in items]
+    result = run_batch(gone, parallel=4, **host)
+    assert not result.get("failed"), result
+    assert all(result["tenants"][i["name"]]["actions"] == ["remove", "purge"] for i in items), result
+    assert ours(docker_client) == [] and os.listdir(items[0]["data_base"]) == []
+    assert run_batch(gone, parallel=4, **host)["changed"] is False
+
+
+def test_a_removal_before_a_creation_frees_its_cpus_for_it(docker_client, tenant_host):
+    cpus = len(HOST_CPUS)
+    old, host = split([tenant_host("old", cpus=cpus)])
+    assert not run_batch(old, **host).get("failed")
+    new = split([tenant_host("new", cpus=cpus)])[0]
+    items = [{"name": PREFIX + "old", "state": "absent", "data_base": old[0]["data_base"]}] + new
+    result = run_batch(items, parallel=4, **host)
+    assert not result.get("failed"), result
+    assert ours(docker_client) == [PREFIX + "new"]
 
 
 def test_removal_in_the_same_list(docker_client, tenant_host):

@@ -1,6 +1,17 @@
-# shellcheck shell=sh
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The in-container probe: a POSIX sh program that prints, as one JSON object, what the container it
+runs in was given (GPUs a login sees, cpuset, CPU quota, memory limit, sizes of / and /dev/shm,
+rlimits, whether sshd listens). verify.py runs it through Docker's exec API as `sh -c PROBE_SCRIPT`;
+tests/unit/tenant/test_probe_script.py runs shellcheck on it."""
+
+from __future__ import annotations
+
+PROBE_SCRIPT = r"""# shellcheck shell=sh
 # Read, from inside a tenant container, what it was given; print one JSON object.
-# Runs under any POSIX sh (docker exec -i NAME sh -s < this file); cgroup v1 or v2.
+# Runs under any POSIX sh (sh -c THIS); cgroup v1 or v2.
 # What an SSH login sees (the image's entrypoint writes the container environment there);
 # /proc/1/environ is a fallback only: sshd overwrites it when it sets its process title.
 visible=$(sed -n "s/^export NVIDIA_VISIBLE_DEVICES='\(.*\)'$/\1/p" /etc/profile.d/gpulab-env.sh 2>/dev/null | head -n 1)
@@ -42,3 +53,4 @@ else
 fi
 printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n' \
   "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$shm_size" "$memlock" "$stack" "$sshd"
+"""
