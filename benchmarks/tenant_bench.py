@@ -1,19 +1,24 @@
-"""Wall time of playbooks/tenant.yml against a minimal community.docker.docker_container playbook
-that creates the same containers: create 1 tenant, create N, a no-op re-run of the N, and removing
-the N (tenant_remove.yml with every name in one run, against docker_container state=absent).
+"""Wall time of playbooks/tenant.yml against the tools an admin would pick instead, creating the same
+tenant containers: a minimal community.docker.docker_container playbook, and a shell loop of raw
+`docker run` (the floor: no Ansible, no checks). For each size (default 1, 16 and 32 tenants):
+create them, a no-op re-run, and removing them all in one run (tenant_remove.yml with every name;
+docker_container state=absent; a loop of `docker rm -f`). The raw no-op is a loop of `docker inspect`
+(what it costs merely to look at each container).
 
-    python benchmarks/tenant_bench.py [--tenants 16] [--rounds 3]      # with .venv/bin first on PATH
+    python benchmarks/tenant_bench.py [--sizes 1,16,32] [--rounds 3]      # with .venv/bin first on PATH
 
-Each round runs both tools on every case, the tool that goes first alternating from round to round
-(paired, interleaved: load on the machine hits both alike); the table gives the median of the
-rounds with min-max, and the median of the per-round ratios. The last row is the peak resident memory
-of the whole process tree (ansible-playbook, its workers, modules, docker clients) while creating
-the N, sampled from /proc every 20 ms.
+Each round runs every tool on every case, the tool order rotating from round to round (paired,
+interleaved: load on the machine hits all alike); the table gives the median of the rounds with
+min-max, and the median of the per-round ratios. The RSS rows are the peak resident memory of the
+whole process tree (ansible-playbook, its workers, modules, docker clients) while creating, sampled
+from /proc every 20 ms. Before timing, the containers each tool makes are compared field by field
+(image, hostname, network, memory and swap, pids, /dev/shm, ulimits, restart policy, CPU pinning,
+published SSH port address, the data bind mount, NVIDIA_VISIBLE_DEVICES, the tenant label): the
+tools must do the same work.
 
 Runs on the host's dockerd; everything it makes is named gpulab-bench-tenant-* and removed at the
-end. Tenants are CPU-less and GPU-less (cpus 0), so 16 fit on any machine; tenant.yml includes its
-verification inside each container and the handoff notes, the docker_container playbook does
-neither (it is the floor: what creating the containers alone costs).
+end. Tenants are CPU-less and GPU-less (cpus 0), so 32 fit on any machine; tenant.yml includes its
+verification inside each container (until sshd listens) and the handoff notes, the others do neither.
 """
 
 from __future__ import print_function
@@ -50,6 +55,7 @@ MINIMAL = """---
     - name: Create each container
       community.docker.docker_container:
         name: "{{ item.0.name }}"
+        hostname: "{{ item.0.name }}"
         image: "{{ item.0.image }}"
         state: "{{ 'absent' if remove | default(false) | bool else 'started' }}"
         memory: "{{ item.0.memory }}"
@@ -73,7 +79,9 @@ MINIMAL = """---
 """
 
 
-PEAK_RSS = {}  # (tool, case) -> [peak process-tree RSS in MiB, per round]
+PEAK_RSS = {}  # (tool, size) -> [peak process-tree RSS in MiB, per round]
+TOOLS = ("tenant.yml", "docker_container", "docker run")
+CASES = ("create", "no-op", "remove")
 
 
 def tree_rss_kib(root_pid):
@@ -128,11 +136,43 @@ def clean(client):
             container.remove(force=True)
 
 
+RAW_CREATE = r"""
+i=0
+for name do
+  docker run -d -q --name "$name" --hostname "$name" --network "$NET" --label "gpulab.tenant=$name" \
+    -e NVIDIA_VISIBLE_DEVICES=void -e "GPULAB_SSH_AUTHORIZED_KEYS=$KEY" -p "127.0.0.1:$((2400 + i)):22" \
+    -v "$DATA/$name:/data" --restart unless-stopped --memory 32m --memory-swap 32m --pids-limit 16384 \
+    --shm-size 16m --ulimit "memlock=$MEMLOCK:$MEMLOCK" --ulimit stack=67108864:67108864 "$IMAGE" >/dev/null || exit 1
+  i=$((i + 1))
+done
+"""
+RAW_NOOP = r"""for name do docker inspect -f '{{.State.Running}}' "$name" | grep -qx true || exit 1; done"""
+RAW_REMOVE = r"""for name do docker rm -f "$name" >/dev/null || exit 1; done"""
+
+
+def fingerprint(attrs):
+    """What must be equal between the tools' containers (ports and data paths differ by design)."""
+    host, config = attrs["HostConfig"], attrs["Config"]
+    env = dict(e.split("=", 1) for e in config.get("Env") or [])
+    binding = (host.get("PortBindings") or {}).get("22/tcp") or [{}]
+    return {
+        "image": config["Image"], "hostname": config["Hostname"], "network": host["NetworkMode"],
+        "memory": host["Memory"], "swap": host["MemorySwap"], "pids": host["PidsLimit"], "shm": host["ShmSize"],
+        "ulimits": sorted((u["Name"], u["Soft"], u["Hard"]) for u in host.get("Ulimits") or []),
+        "restart": host["RestartPolicy"]["Name"], "cpuset": host.get("CpusetCpus") or "",
+        "quota": host.get("CpuQuota") or 0, "ssh_address": binding[0].get("HostIp"),
+        "data": sorted(m["Destination"] for m in attrs.get("Mounts") or [] if m["Type"] == "bind"),
+        "gpus": env.get("NVIDIA_VISIBLE_DEVICES"), "keys": env.get("GPULAB_SSH_AUTHORIZED_KEYS"),
+        "label": config["Labels"].get("gpulab.tenant") == attrs["Name"].lstrip("/"),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-    parser.add_argument("--tenants", type=int, default=16)
+    parser.add_argument("--sizes", default="1,16,32", help="tenant counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
+    sizes = [int(n) for n in opts.sizes.split(",")]
     client = docker.from_env(version="auto")
     tenant_images.build("v1")
     if not client.networks.list(names=[NETWORK]):
@@ -147,13 +187,17 @@ def main():
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
                ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_NOCOLOR="1",
                PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    raw_env = dict(env, NET=NETWORK, KEY=pub, DATA=os.path.join(work, "raw"), MEMLOCK=str(MEMLOCK), IMAGE=IMAGE)
     minimal = os.path.join(work, "minimal.yml")
     with open(minimal, "w") as handle:
         handle.write(MINIMAL % {"network": NETWORK, "data": os.path.join(work, "plain"), "memlock": MEMLOCK})
 
+    def names(count):
+        return ["%s%02d" % (PREFIX, i) for i in range(count)]
+
     def inventory(count):
-        tenants = [{"name": "%s%02d" % (PREFIX, i), "image": IMAGE, "cpus": 0, "memory": "32M",
-                    "ssh_public_keys": [pub]} for i in range(count)]
+        tenants = [{"name": name, "image": IMAGE, "cpus": 0, "memory": "32M", "ssh_public_keys": [pub]}
+                   for name in names(count)]
         data = {"all": {"hosts": {"gpuhost": {"ansible_connection": "local", "ansible_become": False,
                                               "ansible_python_interpreter": sys.executable}},
                         "vars": {"gpulab_tenants": tenants, "tenant_network": NETWORK,
@@ -170,50 +214,75 @@ def main():
             yaml.safe_dump(data, handle)
         return path
 
-    def tenant_cmd(inv, count, remove=False):
-        if remove:
-            names = ",".join("%s%02d" % (PREFIX, i) for i in range(count))
-            return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant_remove.yml"),
-                    "-i", inv, "-e", "gpulab_hosts=gpuhost", "-e", "tenant=" + names]
-        return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant.yml"),
-                "-i", inv, "-e", "gpulab_hosts=gpuhost"]
+    inventories = dict((count, inventory(count)) for count in sizes)
 
-    def plain_cmd(inv, count, remove=False):
-        return [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv] + (["-e", "remove=true"] if remove else [])
+    def command(tool, case, count):
+        inv = inventories[count]
+        if tool == "tenant.yml":
+            if case == "remove":
+                return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant_remove.yml"),
+                        "-i", inv, "-e", "gpulab_hosts=gpuhost", "-e", "tenant=" + ",".join(names(count))]
+            return [os.path.join(bin_dir, "ansible-playbook"), os.path.join(ROOT, "playbooks", "tenant.yml"),
+                    "-i", inv, "-e", "gpulab_hosts=gpuhost"]
+        if tool == "docker_container":
+            return [os.path.join(bin_dir, "ansible-playbook"), minimal, "-i", inv] + (
+                ["-e", "remove=true"] if case == "remove" else [])
+        script = {"create": RAW_CREATE, "no-op": RAW_NOOP, "remove": RAW_REMOVE}[case]
+        return ["sh", "-c", script, "raw"] + names(count)
 
-    tools = (("tenant.yml", tenant_cmd), ("docker_container", plain_cmd))
-    results = dict(((tool, case), []) for tool in dict(tools) for case in ("1", "n", "no-op", "remove"))
-    one, many = inventory(1), inventory(opts.tenants)
+    def ours():
+        return [c for c in client.containers.list(all=True) if c.name.startswith(PREFIX)]
+
+    # Equal work: every tool's containers, field by field, against tenant.yml's.
+    count = max(sizes)
+    prints = {}
+    for tool in TOOLS:
+        clean(client)
+        run(command(tool, "create", count), tool == "docker run" and raw_env or env)
+        prints[tool] = sorted((c.name, fingerprint(c.attrs)) for c in ours())
+    clean(client)
+    for tool in TOOLS[1:]:
+        for (name, mine), (other_name, theirs) in zip(prints["tenant.yml"], prints[tool]):
+            differ = dict((k, (mine[k], theirs[k])) for k in mine if mine[k] != theirs[k])
+            if name != other_name or differ:
+                sys.exit("%s does not make the same container as tenant.yml for %s: %s" % (tool, name, differ))
+
+    results = dict(((tool, case, n), []) for tool in TOOLS for case in CASES for n in sizes)
     try:
         for round_no in range(opts.rounds):
-            order = tools if round_no % 2 == 0 else tools[::-1]
-            for label, cmd in order:
-                clean(client)
-                results[(label, "1")].append(run(cmd(one, 1), env))
-                clean(client)
-                results[(label, "n")].append(run(cmd(many, opts.tenants), env, key=(label, "n")))
-                results[(label, "no-op")].append(run(cmd(many, opts.tenants), env))
-                results[(label, "remove")].append(run(cmd(many, opts.tenants, remove=True), env))
-                assert not [c for c in client.containers.list(all=True) if c.name.startswith(PREFIX)], label
+            order = TOOLS[round_no % 3:] + TOOLS[:round_no % 3]
+            for count in sizes:
+                for tool in order:
+                    tool_env = raw_env if tool == "docker run" else env
+                    clean(client)
+                    results[(tool, "create", count)].append(
+                        run(command(tool, "create", count), tool_env, key=(tool, count)))
+                    results[(tool, "no-op", count)].append(run(command(tool, "no-op", count), tool_env))
+                    results[(tool, "remove", count)].append(run(command(tool, "remove", count), tool_env))
+                    assert not ours(), tool
     finally:
         clean(client)
         for net in client.networks.list(names=[NETWORK]):
             net.remove()
         subprocess.run(["rm", "-rf", work], check=False)
-    names = {"1": "create 1 tenant", "n": "create %d tenants" % opts.tenants,
-             "no-op": "no-op re-run (%d)" % opts.tenants, "remove": "remove %d (one run)" % opts.tenants}
-    print("%d round(s), tool order alternating; median (min-max) seconds" % opts.rounds)
-    print("%-22s %-22s %-22s %s" % ("case", "tenant.yml", "docker_container", "ratio (median of rounds)"))
-    for case in ("1", "n", "no-op", "remove"):
-        mine, plain = results[("tenant.yml", case)], results[("docker_container", case)]
-        ratios = [m / p for m, p in zip(mine, plain)]
-        print("%-22s %-22s %-22s %.2fx (%.2f-%.2f)" % (
-            names[case], span(mine), span(plain), statistics.median(ratios), min(ratios), max(ratios)))
-    mine, plain = PEAK_RSS[("tenant.yml", "n")], PEAK_RSS[("docker_container", "n")]
-    ratios = [m / p for m, p in zip(mine, plain)]
-    print("%-22s %-22s %-22s %.2fx (%.2f-%.2f)" % (
-        "peak RSS MiB, create %d" % opts.tenants, span(mine), span(plain), statistics.median(ratios), min(ratios),
-        max(ratios)))
+    print("%d round(s), tool order rotating; median (min-max) seconds; ratios are medians of the per-round "
+          "ratios (min-max)" % opts.rounds)
+    print("%-16s %-18s %-18s %-18s %-22s %s" % ("case", "tenant.yml", "docker_container", "docker run",
+                                                 "tenant.yml/container", "container/docker run"))
+    for count in sizes:
+        for case in CASES:
+            mine, plain, raw = (results[(tool, case, count)] for tool in TOOLS)
+            print("%-16s %-18s %-18s %-18s %-22s %s" % ("%s %d" % (case, count), span(mine), span(plain), span(raw),
+                                                        ratio(mine, plain), ratio(plain, raw)))
+    for count in sizes:
+        mine, plain, raw = (PEAK_RSS[(tool, count)] for tool in TOOLS)
+        print("%-16s %-18s %-18s %-18s %-22s %s" % ("RSS MiB, create %d" % count, span(mine), span(plain), span(raw),
+                                                    ratio(mine, plain), ratio(plain, raw)))
+
+
+def ratio(mine, theirs):
+    ratios = [m / t for m, t in zip(mine, theirs)]
+    return "%.2fx (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
 
 
 def span(values):

@@ -32,7 +32,7 @@ options:
     default: 8
   verify_timeout:
     description:
-      - Seconds a container's sshd is given to listen; the container is read again every quarter second
+      - Seconds a container's sshd is given to listen; the container is read again every tenth of a second
         until it does or the time is up.
     type: int
     default: 30

@@ -397,6 +397,13 @@ tenants:
   returned: always
   type: dict
   sample: {"alice": {"changed": true, "failed": false, "actions": ["mkdir", "create"], "tenant": {"ssh_port": 2201}}}
+present:
+  description: The C(tenant) result of every tenant that is present after the run, in the order given (what
+    M(gpulab.dgx.handoff_notes) takes).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "alice", "ssh_port": 2201, "gpus": ["GPU-5d1c..."], "cpuset": "0-15"}]
 order:
   description: The tenant names in the order they were run.
   returned: always
@@ -429,7 +436,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import Spec
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
 try:
-    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import run_tenants, verify_settled
+    from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.run import present_tenants, run_tenants, verify_settled
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
 except ImportError:
@@ -480,8 +487,8 @@ def main():
     order = [s.spec.name for s in settled]
     if failed:
         module.fail_json(msg="; ".join("%s: %s" % (n, results[n]["msg"]) for n in failed), failed_tenants=failed,
-                         changed=changed, tenants=results, order=order)
-    module.exit_json(changed=changed, tenants=results, order=order)
+                         changed=changed, tenants=results, order=order, present=present_tenants(settled))
+    module.exit_json(changed=changed, tenants=results, order=order, present=present_tenants(settled))
 
 
 if __name__ == "__main__":

@@ -206,3 +206,8 @@ def verify_settled(settled: List[Settled], docker_host: Optional[str], which: st
         client.close()
     for one in chosen:
         one.reading, one.problems = found.get(one.spec.name, ({}, ["was not read (the probe's thread stopped)"]))
+
+
+def present_tenants(settled: List[Settled]) -> List[Dict[str, Any]]:
+    """The `tenant` result of every tenant present after the run (or in check mode, that would be), in order."""
+    return [s.outcome.tenant for s in settled if s.present()]

@@ -17,7 +17,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.probe import PRO
 
 Reading = Dict[str, Any]
 # Time between two reads of a container whose sshd does not listen yet.
-POLL_INTERVAL = 0.25
+POLL_INTERVAL = 0.1
 
 
 def read_inside(client: Any, container_id: str) -> Reading:
