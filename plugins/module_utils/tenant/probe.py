@@ -12,6 +12,15 @@ from __future__ import annotations
 PROBE_SCRIPT = r"""# shellcheck shell=sh
 # Read, from inside a tenant container, what it was given; print one JSON object.
 # Runs under any POSIX sh (sh -c THIS); cgroup v1 or v2.
+# sshd listening on port 22 (0016 hex), state 0A (LISTEN), IPv4 or IPv6. Read first: the entrypoint
+# writes /etc/profile.d/gpulab-env.sh before it starts sshd, so once sshd listens, what follows is
+# read complete (read the other way round, a probe could miss the file, then read PID 1's environment
+# after sshd overwrote it).
+if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "0A" {found=1} END {exit !found}'; then
+  sshd=yes
+else
+  sshd=no
+fi
 # What an SSH login sees (the image's entrypoint writes the container environment there);
 # /proc/1/environ is a fallback only: sshd overwrites it when it sets its process title.
 visible=$(sed -n "s/^export NVIDIA_VISIBLE_DEVICES='\(.*\)'$/\1/p" /etc/profile.d/gpulab-env.sh 2>/dev/null | head -n 1)
@@ -45,12 +54,6 @@ shm_size=$(df -P -B1 /dev/shm 2>/dev/null | awk 'NR==2 {print $2}')
 memlock=$(ulimit -l 2>/dev/null)
 # shellcheck disable=SC3045
 stack=$(ulimit -s 2>/dev/null)
-# sshd listening on port 22 (0016 hex), state 0A (LISTEN), IPv4 or IPv6.
-if cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$2 ~ /:0016$/ && $4 == "0A" {found=1} END {exit !found}'; then
-  sshd=yes
-else
-  sshd=no
-fi
 printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n' \
   "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$shm_size" "$memlock" "$stack" "$sshd"
 """
