@@ -29,7 +29,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.remove import en
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.undo import RunFailed
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.verify import describe, in_threads, read_inside, verify_all
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
 
 
 class Settled(object):
@@ -96,10 +96,13 @@ def run_tenants(specs: List[TenantSpec], host: Dict[str, Any], run_command: Call
     cache: List[Dict[str, Any]] = []
 
     def topology() -> Dict[str, Any]:
-        if given is not None:
-            return given
+        """The host's topology, read (when not given) and checked once per run."""
         if not cache:
-            cache.append(read_topology())
+            raw = given if given is not None else read_topology()
+            try:
+                cache.append(check_topology(raw))
+            except TopologyError:
+                cache.append(raw)  # allocate() refuses it, naming the option, for each tenant that needs it
         return cache[0]
 
     try:

@@ -91,12 +91,19 @@ def default_distances(node_ids: List[int]) -> Dict[str, Dict[str, int]]:
     )
 
 
+class CheckedTopology(dict):
+    """A topology check_topology() returned: checked and normalised, so checking it again is free
+    (a run checks its topology once, however many tenants it places)."""
+
+
 def check_topology(topology: Any) -> Dict[str, Any]:
     """Check a topology dict (e.g. given to gpu_placement by a user) and return a normalised copy.
 
     Keys and ids become the contract's types; CPU lists are sorted. Raises TopologyError naming
-    the first problem found.
+    the first problem found. A CheckedTopology comes back as it is.
     """
+    if isinstance(topology, CheckedTopology):
+        return topology
     if not isinstance(topology, dict):
         raise TopologyError("topology must be a dict with gpus, links, numa_nodes and siblings, got %s"
                             % type(topology).__name__)
@@ -171,7 +178,7 @@ def check_topology(topology: Any) -> Dict[str, Any]:
         if topology["source"] is not None and not isinstance(topology["source"], str):
             raise TopologyError("topology source must be a string, got %r" % (topology["source"],))
         result["source"] = topology["source"]
-    return result
+    return CheckedTopology(result)
 
 
 def _as_int(value: Any, what: str) -> int:

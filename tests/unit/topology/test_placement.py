@@ -228,3 +228,15 @@ def test_twin_pruning_keeps_the_exhaustive_answer(monkeypatch, topo_name):
     pruned = answers()
     monkeypatch.setattr(placement, "_earlier_twins", lambda nodes, score: [-1] * len(nodes))
     assert answers() == pruned
+
+
+def test_a_checked_topology_is_checked_once_and_places_alike():
+    """A run checks its topology once (tenant/run.py); checking the result again costs nothing and
+    placing on it gives what placing on the raw topology gives."""
+    from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import CheckedTopology, check_topology
+    raw = parse_topology_text(fixture_text("dgx-a100-epyc7742.txt"), lscpu=a100_lscpu())
+    checked = check_topology(raw)
+    assert isinstance(checked, CheckedTopology) and checked is not raw
+    assert check_topology(checked) is checked
+    for used in ([], [0, 1], [2, 5, 7]):
+        assert place(checked, 2, 8, used_gpus=used) == place(raw, 2, 8, used_gpus=used)
