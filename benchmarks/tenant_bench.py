@@ -267,8 +267,8 @@ def main():
         subprocess.run(["rm", "-rf", work], check=False)
     print("%d round(s), tool order rotating; median (min-max) seconds; ratios are medians of the per-round "
           "ratios (min-max)" % opts.rounds)
-    print("%-16s %-18s %-18s %-18s %-22s %s" % ("case", "tenant.yml", "docker_container", "docker run",
-                                                 "tenant.yml/container", "container/docker run"))
+    header = ("case", "tenant.yml", "docker_container", "docker run", "tenant.yml/container", "container/docker run")
+    print("%-16s %-18s %-18s %-18s %-22s %s" % header)
     for count in sizes:
         for case in CASES:
             mine, plain, raw = (results[(tool, case, count)] for tool in TOOLS)

@@ -392,7 +392,8 @@ RETURN = r"""
 tenants:
   description:
     - Each tenant's result by name, as M(gpulab.dgx.tenant) returns it (C(changed), C(tenant), C(actions),
-      C(diff), C(warnings), C(verified) and C(verified_summary) when O(verify) read its container), with C(failed) and, for a failed tenant, C(msg), C(field), C(value), C(undone)
+      C(diff), C(warnings), C(verified) and C(verified_summary) when O(verify) read its container), with
+      C(failed) and, for a failed tenant, C(msg), C(field), C(value), C(undone)
       and C(not_undone).
   returned: always
   type: dict

@@ -54,6 +54,10 @@ shm_size=$(df -P -B1 /dev/shm 2>/dev/null | awk 'NR==2 {print $2}')
 memlock=$(ulimit -l 2>/dev/null)
 # shellcheck disable=SC3045
 stack=$(ulimit -s 2>/dev/null)
-printf '{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", "cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", "shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n' \
-  "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" "$shm_size" "$memlock" "$stack" "$sshd"
+fmt='{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", '
+fmt="$fmt"'"cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", '
+fmt="$fmt"'"shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n'
+# shellcheck disable=SC2059
+printf "$fmt" "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" \
+  "$shm_size" "$memlock" "$stack" "$sshd"
 """

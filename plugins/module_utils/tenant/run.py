@@ -155,7 +155,7 @@ def _run_batch(client: Any, specs: List[TenantSpec], ledger: Ledger, topology: C
     # Removals after the last present tenant free nothing that this run places: they go with the
     # containers of the second pass, each against its own copy of the ledger as the first pass left it.
     last_present = max([i for i, spec in enumerate(specs) if spec.state == "present"] or [-1])
-    trailing = [spec for spec in specs[last_present + 1:]] if not check_mode else []
+    trailing = list(specs[last_present + 1:]) if not check_mode else []
     for spec in specs:
         if spec in trailing:
             continue
