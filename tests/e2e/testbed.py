@@ -36,8 +36,10 @@ def tenant_specs(pubkey):
 
 
 class PlaybookResult:
-    def __init__(self, name, rc, output, seconds, log):
+    def __init__(self, name, rc, output, seconds, log, tasks=None):
         self.name, self.rc, self.output, self.seconds, self.log = name, rc, output, seconds, log
+        # Task results counted by callback_plugins/task_results.py: results, on_host, by_role, ...
+        self.tasks = tasks or {}
         self.recap = {m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
                       for m in RECAP.finditer(output)}
 
@@ -94,7 +96,8 @@ class TestBed:
         env.setdefault("ANSIBLE_ROLES_PATH", str(REPO / "roles"))
         env.update({"ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                     "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
-                    "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"})
+                    "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks,task_results",
+                    "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "callback_plugins")})
         return env
 
     def playbook(self, playbook, *args, extra_vars=None, name=None, timeout=1800):
@@ -109,15 +112,19 @@ class TestBed:
             cmd += ["-e", f"@{path}"]
         cmd += list(args)
         log = self.logs / f"{name}.log"
+        counts = self.logs / f"{name}.tasks.json"  # callback_plugins/task_results.py
+        counts.unlink(missing_ok=True)
+        env = dict(self.env(), GPULAB_TASK_RESULTS_FILE=str(counts))
         start = time.monotonic()
         with open(log, "w") as f:  # streamed, so a running playbook can be followed with tail -f
             f.write(" ".join(shlex.quote(c) for c in cmd) + "\n\n")
             f.flush()
-            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=self.env(), cwd=REPO,
+            proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO,
                                   timeout=timeout, check=False)
         seconds = time.monotonic() - start
         self.timings[name] = seconds
-        return PlaybookResult(name, proc.returncode, log.read_text(), seconds, log)
+        tasks = json.loads(counts.read_text()) if counts.exists() else {}
+        return PlaybookResult(name, proc.returncode, log.read_text(), seconds, log, tasks)
 
     def ansible(self, module, args="", timeout=300):
         cmd = ["ansible", "-i", str(self.inventory), HOST, "-m", module]
