@@ -6,6 +6,14 @@ set -euo pipefail
 PACKAGES=(
   docker.io apparmor xfsprogs mdadm debootstrap qemu-system-x86 qemu-utils
   openssh-client rsync make e2fsprogs iproute2 ca-certificates python3-venv shellcheck
+  prometheus-node-exporter prometheus
+)
+# Services Debian starts when these packages are installed on a host where systemd runs. The tests
+# start their own node_exporter on loopback and need only promtool from `prometheus`: what this run's
+# install started is stopped and disabled again; units of packages already present are left alone.
+declare -A STARTED_BY_INSTALL=(
+  [prometheus]=prometheus.service
+  [prometheus-node-exporter]=prometheus-node-exporter.service
 )
 
 missing=()
@@ -23,3 +31,12 @@ SUDO=""
 echo "setup-system: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [ -d /run/systemd/system ]; then
+  for pkg in "${missing[@]}"; do
+    unit="${STARTED_BY_INSTALL[$pkg]:-}"
+    [ -n "$unit" ] || continue
+    echo "setup-system: stopping and disabling $unit (started by installing $pkg; the tests run their own)"
+    $SUDO systemctl disable --now "$unit" || true
+  done
+fi
