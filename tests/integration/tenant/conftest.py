@@ -65,5 +65,10 @@ def gpu_host(gpu_dockerd, tenant_images_built):
     """The GPU test dockerd (hook TEST DOUBLE on its PATH) with the tenant images and a network."""
     gpu_dockerd.load_image(IMAGE_V1)
     gpu_dockerd.load_image(tenant_images.IMAGE + ":v2")
-    subprocess.run(gpu_dockerd.cli + ["network", "create", NETWORK], check=True, stdout=subprocess.DEVNULL)
+    # Another directory's conftest may load this fixture under its own name (tests/integration/metrics):
+    # the network is then already there, and is used as it is.
+    present = subprocess.run(gpu_dockerd.cli + ["network", "inspect", NETWORK], check=False,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if present.returncode != 0:
+        subprocess.run(gpu_dockerd.cli + ["network", "create", NETWORK], check=True, stdout=subprocess.DEVNULL)
     return gpu_dockerd
