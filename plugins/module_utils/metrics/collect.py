@@ -83,6 +83,7 @@ class Snapshot(object):
         self.foreign: List[ForeignCount] = []
         self.gpu_status = ""
         self.gpu_available = False
+        self.ledger: Optional[Ledger] = None  # the ledger as read, parked leftovers included (the allocation map)
 
 
 def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuReading], cgroups: CgroupReader,
@@ -101,6 +102,7 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
 
     snapshot = Snapshot()
     snapshot.gpu_status, snapshot.gpu_available = reading.status, reading.available
+    snapshot.ledger = ledger
     for name in sorted(ledger.tenants):
         record = ledger.tenants[name]
         gpus = [_tenant_gpu(gid, to_id, to_index, nvml_uuid, gpu_numa) for gid in record.gpu_ids]
