@@ -52,6 +52,17 @@ options:
         their root filesystem and the refresh gets slow.
     type: bool
     default: true
+  job_mapping_dir:
+    description:
+      - A directory for dcgm-exporter's job mapping (its C(--hpc-job-mapping-dir)). It gets one file per
+        GPU a tenant holds, named by the GPU's index, holding the tenant's name, so dcgm-exporter puts
+        C(hpc_job="<tenant>") on that GPU's series. Files of GPUs no tenant holds are removed.
+      - Only files named by a plain GPU index (C(0), C(1), ...) are written or removed; anything else
+        in the directory is left alone. A directory named by an index is refused; a symlink is replaced,
+        never followed.
+      - An absolute path of an existing directory other than C(/), outside C(/proc), C(/sys) and C(/dev).
+        Unset or empty keeps no job mapping.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -84,6 +95,10 @@ EXAMPLES = r"""
     topology: "{{ gpulab_topology }}"
     nvml: never
     disk_usage: false
+
+- name: Metrics, and dcgm-exporter's job mapping (hpc_job="<tenant>" on DCGM's series)
+  gpulab.dgx.tenant_metrics:
+    job_mapping_dir: /var/lib/gpulab/job-mapping
 """
 
 RETURN = r"""
@@ -112,6 +127,11 @@ gpu_use:
   returned: success
   type: str
   sample: "unavailable: pynvml is not installed for /usr/bin/python3 (No module named 'pynvml')"
+job_mapping:
+  description: The job mapping kept in O(job_mapping_dir), the tenants holding each GPU by index.
+  returned: when O(job_mapping_dir) is set
+  type: dict
+  sample: {"0": ["alice"], "1": ["alice"], "5": ["bob"]}
 """
 
 import traceback
@@ -136,6 +156,7 @@ ARGUMENT_SPEC = dict(
     topology=dict(type="dict"),
     nvml=dict(type="str", choices=list(NVML_CHOICES), default="auto"),
     disk_usage=dict(type="bool", default=True),
+    job_mapping_dir=dict(type="path"),
     docker_host=dict(type="str"),
 )
 

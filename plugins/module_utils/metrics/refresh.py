@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One refresh of the metrics file, as gpulab.dgx.tenant_metrics runs it: check the path, take the
 topology (given, or read from the host as gpulab.dgx.tenant does), look at the host once, render,
-write only when the bytes differ. Every failure is a MetricsError naming the option at fault."""
+write only when the bytes differ; with a job mapping directory, keep dcgm-exporter's job mapping
+files there in step. Every failure is a MetricsError naming the option at fault."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import Do
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.cgroup import CgroupReader
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.collect import collect
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.gpu import GpuReading, read_gpu_use
+from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.jobmap import JobMapRefused, check_job_dir, job_map, sync_job_map
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.render import render
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.series import families
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.write import PathRefused, check_target, would_change, write_atomic
@@ -76,6 +78,12 @@ def refresh(params: Dict[str, Any], check_mode: bool, read_topology: Callable[[A
         target = check_target(params["path"])
     except PathRefused as exc:
         raise MetricsError("path", params["path"], str(exc))
+    job_dir = params.get("job_mapping_dir") or None
+    if job_dir is not None:
+        try:
+            job_dir = check_job_dir(job_dir)
+        except JobMapRefused as exc:
+            raise MetricsError("job_mapping_dir", params["job_mapping_dir"], str(exc))
     if params["nvml"] == "never":
         nvml = NvmlOff()
     topology = topology_of(params.get("topology"), read_topology, nvml)
@@ -95,6 +103,14 @@ def refresh(params: Dict[str, Any], check_mode: bool, read_topology: Callable[[A
         changed = would_change(target, data) if check_mode else write_atomic(target, data)
     except OSError as exc:
         raise MetricsError("path", params["path"], "could not be written: %s" % (exc.strerror or exc))
+    extra: Dict[str, Any] = {}
+    if job_dir is not None:
+        held = job_map((view.name, [gpu.index for gpu in view.gpus]) for view in snapshot.tenants)
+        try:
+            changed = sync_job_map(job_dir, held, check_mode) or changed
+        except OSError as exc:
+            raise MetricsError("job_mapping_dir", params["job_mapping_dir"], "could not be kept: %s" % (exc.strerror or exc))
+        extra["job_mapping"] = held
     series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
     return dict(changed=changed, file=target, tenants=len(snapshot.tenants), series=series,
-                gpu_use=snapshot.gpu_status, bytes=len(data))
+                gpu_use=snapshot.gpu_status, bytes=len(data), **extra)

@@ -314,3 +314,50 @@ def test_nvml_never_gives_topology_readers_a_stand_in_that_does_not_start(mode, 
     params = {"path": str(tmp_path / "g.prom"), "topology": None, "nvml": mode, "disk_usage": False, "docker_host": None}
     refresh_mod.refresh(params, True, lambda nvml: seen.append(nvml) or TOPOLOGY)
     assert isinstance(seen[0], refresh_mod.NvmlOff) == (mode == "never")
+
+
+@FIXTURE_SETTINGS
+@given(st.one_of(st.text(max_size=30).filter(lambda v: v and not v.startswith("/")),
+                 st.sampled_from(["/", "/proc", "/proc/1", "/sys/fs", "/dev", "/dev/shm", "/nonexistent/gpulab-jobs"]),
+                 st.text(alphabet="abc/\x00", min_size=1, max_size=8).map(lambda v: "/" + v).filter(lambda v: "\x00" in v)))
+def test_a_job_mapping_dir_that_is_no_usable_directory_is_refused_before_anything_is_written(run_module, tmp_path, value):
+    target = tmp_path / "g.prom"
+    result = run_module(tenant_metrics, {"path": str(target), "job_mapping_dir": value, "nvml": "never",
+                                         "topology": TOPOLOGY, "docker_host": "unix:///nonexistent.sock"})
+    assert_named(result, "job_mapping_dir")
+    assert result.get("field") == "job_mapping_dir"
+    assert not target.exists()
+
+
+def test_a_job_mapping_dir_that_is_a_file_is_refused(run_module, tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    result = run_module(tenant_metrics, {"path": str(tmp_path / "g.prom"), "job_mapping_dir": str(plain), "nvml": "never",
+                                         "topology": TOPOLOGY, "docker_host": "unix:///nonexistent.sock"})
+    assert_named(result, "job_mapping_dir", str(plain))
+
+
+def test_job_mapping_follows_the_ledger_and_check_mode_writes_nothing(tmp_path, monkeypatch):
+    containers = host()
+    monkeypatch.setattr(refresh_mod, "connect", lambda base_url, timeout: type("C", (FakeClient,), {"close": lambda self: None})(containers))
+    monkeypatch.setattr(refresh_mod, "CgroupReader", FakeCgroups)
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "3").write_text("gone\n")  # a GPU no tenant holds any more
+    (jobs / "notes.txt").write_text("kept")  # not a GPU index: never touched
+    params = {"path": str(tmp_path / "gpulab.prom"), "topology": TOPOLOGY, "nvml": "never", "disk_usage": False,
+              "docker_host": None, "job_mapping_dir": str(jobs)}
+    planned = refresh_mod.refresh(params, True, lambda nvml: TOPOLOGY)
+    assert planned["changed"] is True and planned["job_mapping"] == {"0": ["alice"], "1": ["alice"], "2": ["bob"]}
+    assert sorted(p.name for p in jobs.iterdir()) == ["3", "notes.txt"]
+    done = refresh_mod.refresh(params, False, lambda nvml: TOPOLOGY)
+    assert done["changed"] is True
+    assert dict((p.name, p.read_text()) for p in jobs.iterdir()) == {
+        "0": "alice\n", "1": "alice\n", "2": "bob\n", "notes.txt": "kept"}
+    assert refresh_mod.refresh(params, True, lambda nvml: TOPOLOGY)["changed"] is False
+    containers[:] = [c for c in containers if c["Config"]["Labels"].get("gpulab.tenant") != "alice"]
+    again = refresh_mod.refresh(params, False, lambda nvml: TOPOLOGY)
+    assert again["changed"] is True and again["job_mapping"] == {"2": ["bob"]}
+    assert sorted(p.name for p in jobs.iterdir()) == ["2", "notes.txt"]
+    params["job_mapping_dir"] = ""
+    assert "job_mapping" not in refresh_mod.refresh(params, False, lambda nvml: TOPOLOGY)
