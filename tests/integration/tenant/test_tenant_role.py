@@ -97,6 +97,8 @@ def test_rollout_verify_handoff_rerun_remove(docker_client, inventory, tmp_path,
         assert "| Shared memory (/dev/shm) | %s (counts against Memory) | `df -h /dev/shm` |" % shm in text, text
         assert "| Locked memory (memlock) | 8192 KiB | `ulimit -l` (KiB) |" in text, text
         assert "| Stack | 65536 KiB | `ulimit -s` (KiB) |" in text, text
+        # tenant_usage_url unset: the one usage line names what shows limits and use inside the container.
+        assert "## Your usage\nInside the container: `nvidia-smi`" in text, text
 
     again = playbook("tenant.yml", inventory, "-e", "gpulab_hosts=gpuhost")
     assert again.returncode == 0, again.stdout
