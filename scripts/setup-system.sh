@@ -7,6 +7,7 @@ PACKAGES=(
   docker.io apparmor xfsprogs mdadm debootstrap qemu-system-x86 qemu-utils
   openssh-client rsync make e2fsprogs iproute2 ca-certificates python3-venv shellcheck
   prometheus-node-exporter prometheus
+  libxml2-utils librsvg2-bin  # xmllint and rsvg-convert: the allocation map tests check and render its SVG
 )
 # Services Debian starts when these packages are installed on a host where systemd runs. The tests
 # start their own node_exporter on loopback and need only promtool from `prometheus`: what this run's

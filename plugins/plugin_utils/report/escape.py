@@ -20,8 +20,9 @@ def clean(value: Any) -> str:
 
 
 def esc(value: Any) -> str:
-    """Escaped for element text and attribute values (quotes included)."""
-    return html.escape(clean(value), quote=True)
+    """Escaped for element text and attribute values (quotes included; tab, newline and carriage
+    return as character references, so that an XML parser reads attribute values back unchanged)."""
+    return html.escape(clean(value), quote=True).replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
 def shorten(value: Any, limit: int) -> str:

@@ -16,7 +16,7 @@ from ansible_collections.gpulab.dgx.plugins.plugin_utils.report.shape import Rep
 
 STYLE = """body{font-family:"DejaVu Sans",Verdana,Arial,sans-serif;margin:24px;background:#fbfbf8;color:#222}
 table{border-collapse:collapse;margin:12px 0}th,td{border:1px solid #ccc;padding:4px 10px;text-align:left}
-th{background:#eef1f5}.warn{color:#c0392b;font-weight:bold}section{margin:28px 0}img{max-width:100%;border:1px solid #ddd}"""
+th{background:#eef1f5}.warn{color:#c0392b;font-weight:bold}.host{margin:28px 0}img{max-width:100%;border:1px solid #ddd}"""
 
 
 def render_index(hosts: Any, missing: Optional[List[Any]] = None, title: str = "GPU allocation") -> str:
@@ -43,11 +43,11 @@ def render_index(hosts: Any, missing: Optional[List[Any]] = None, title: str = "
     out.append("</table>")
     for host, report in reports.items():
         file = quote(host, safe="")
-        out.append('<section id="%s"><h2>%s</h2><p>%s</p>' % (esc(_anchor(host)), esc(host), esc(totals_line(report))))
+        out.append('<div class="host" id="%s"><h2>%s</h2><p>%s</p>' % (esc(_anchor(host)), esc(host), esc(totals_line(report))))
         for warning in report["warnings"]:
             out.append('<p class="warn">%s</p>' % esc(warning["message"]))
         out.append('<p><a href="%s.svg"><img src="%s.svg" alt="allocation map of %s"></a></p>' % (esc(file), esc(file), esc(host)))
-        out.append('<p><a href="%s.txt">table</a> \u00b7 <a href="%s.json">JSON</a></p></section>' % (esc(file), esc(file)))
+        out.append('<p><a href="%s.txt">table</a> \u00b7 <a href="%s.json">JSON</a></p></div>' % (esc(file), esc(file)))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
