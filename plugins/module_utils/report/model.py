@@ -43,11 +43,11 @@ def link_kind(label: str) -> str:
 
 def build_report(topology: Dict[str, Any], snapshot: Snapshot, hostname: str = "") -> Dict[str, Any]:
     """The allocation map of `topology` as `snapshot` (its ledger read once) shows it."""
-    to_id, to_index = gpu_ids(topology)
+    _to_id, to_index = gpu_ids(topology)
     node_of = cpu_nodes(topology)
     gpu_node = dict((int(g["index"]), int(g.get("numa_node", -1))) for g in topology.get("gpus") or [])
 
-    tenants = [_tenant(view, record, node_of, gpu_node)
+    tenants = [_tenant(view, record, node_of)
                for view, record in _with_records(snapshot)]
     parked = _parked(snapshot, tenants, to_index, node_of, gpu_node)
     tenants.extend(parked)
@@ -97,7 +97,7 @@ def _with_records(snapshot: Snapshot) -> List[Any]:
     return [(view, records.get(view.name)) for view in snapshot.tenants]
 
 
-def _tenant(view: Any, record: Optional[TenantRecord], node_of: Dict[int, int], gpu_node: Dict[int, int]) -> Dict[str, Any]:
+def _tenant(view: Any, record: Optional[TenantRecord], node_of: Dict[int, int]) -> Dict[str, Any]:
     # The recorded allocation, and what HostConfig says now should `docker update` have changed it.
     cpus = sorted(set(record.alloc_cpus) | set(record.cpus)) if record is not None else []
     gpus = [{"index": g.index, "uuid": g.uuid or None, "numa_node": g.numa_node} for g in view.gpus]
