@@ -53,7 +53,7 @@ def render_svg(report: Any, title: str = "") -> Drawing:
     canvas.text(MARGIN, MARGIN + 16, shorten("Allocation map \u00b7 %s" % title, 90), 18, "bold", "#111111")
     canvas.text(MARGIN, MARGIN + 36, totals_line(report), 12, fill="#333333")
     y = MARGIN + 54
-    _, grid_h = draw_nodes(canvas, report, colours, owner, MARGIN, y, flagged)
+    grid_h = draw_nodes(canvas, report, colours, owner, MARGIN, y, flagged)[1]
     y += grid_h + 22
     y += draw_links(canvas, report, colours, MARGIN, y, flagged)
     y = _legend(canvas, report, colours, MARGIN, y + 6, width - 2 * MARGIN)

@@ -107,4 +107,3 @@ def test_the_playbook_writes_every_file(gpu_host, gpu_tenants, tmp_path):
         assert len(row) == 1 and tenant["cpuset"] in row[0] and str(tenant["ssh_port"]) in row[0], table
     index = (out / "index.html").read_text()
     assert 'src="localhost.svg"' in index and "localhost.txt" in index
-

@@ -17,13 +17,13 @@ def read_png(path):
         elif kind == b"IDAT":
             idat.append(body)
         pos += 12 + length
-    width, height, depth, colour, _c, _f, interlace = header
+    width, height, depth, colour, interlace = header[0], header[1], header[2], header[3], header[6]
     assert depth == 8 and colour in (2, 6) and interlace == 0, header
     channels = 4 if colour == 6 else 3
     raw = zlib.decompress(b"".join(idat))
     stride = width * channels
     rows, prev, i = [], bytearray(stride), 0
-    for _ in range(height):
+    for _row in range(height):
         kind, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
         i += 1 + stride
         for x in range(stride):

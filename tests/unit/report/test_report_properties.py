@@ -100,7 +100,7 @@ def test_any_allocation_renders_to_well_formed_svg_with_every_tenant_in_the_lege
 def test_any_allocation_gives_a_table_row_per_tenant_and_an_escaped_index(tenants):
     report = report_for(TOPOLOGY, tenants)
     table = allocation_table(report, "host")
-    rows = table.split("Free per NUMA node:")[0].splitlines()[4:]
+    rows = table.split("Free per NUMA node:", maxsplit=1)[0].splitlines()[4:]
     assert len([r for r in rows if r.strip()]) == len(report["tenants"])
     page = allocation_index({"h": report})
     for tenant in report["tenants"]:

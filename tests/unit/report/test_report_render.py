@@ -93,7 +93,7 @@ def test_every_cpu_and_gpu_is_drawn_once_inside_its_numa_box():
         box = elements["numa-" + node]
         x0, y0 = float(box.get("x")), float(box.get("y"))
         x1, y1 = x0 + float(box.get("width")), y0 + float(box.get("height"))
-        node_cpus = [c for c in topology["numa_nodes"][node]["cpus"]]
+        node_cpus = list(topology["numa_nodes"][node]["cpus"])
         node_gpus = [g["index"] for g in topology["gpus"] if str(g["numa_node"]) == node]
         for eid in ["cpu-%d" % c for c in node_cpus] + ["gpu-%d" % g for g in node_gpus]:
             el = elements[eid]
