@@ -43,11 +43,13 @@ def gpu_tenants(gpu_host, tenant_host):
         client.close()
 
 
-def run_info(args, check=False):
-    """gpulab.dgx.allocation_info in a process of its own, as Ansible runs a module; its JSON result."""
+def run_info(args, directory, check=False):
+    """gpulab.dgx.allocation_info in a process of its own, as Ansible runs a module (its arguments in a
+    file: a topology is too long for one command-line argument); its JSON result."""
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, ".collections"))
-    done = subprocess.run([sys.executable, "-m", "ansible_collections.gpulab.dgx.plugins.modules.allocation_info",
-                           json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)})],
+    args_file = directory / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
+    done = subprocess.run([sys.executable, "-m", "ansible_collections.gpulab.dgx.plugins.modules.allocation_info", str(args_file)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, universal_newlines=True, check=False)
     try:
         return json.loads(done.stdout)
@@ -55,10 +57,10 @@ def run_info(args, check=False):
         raise AssertionError("no JSON from the module (rc %d): %s %s" % (done.returncode, done.stdout, done.stderr))
 
 
-def test_the_module_reads_the_tenants_back(gpu_host, gpu_tenants):
+def test_the_module_reads_the_tenants_back(gpu_host, gpu_tenants, tmp_path):
     topology, made = gpu_tenants
     for check in (False, True):
-        result = run_info({"topology": topology, "docker_host": gpu_host.host, "nvml": "never"}, check=check)
+        result = run_info({"topology": topology, "docker_host": gpu_host.host, "nvml": "never"}, tmp_path, check=check)
         assert result.get("failed") is not True and result["changed"] is False, result
         alloc = result["allocation"]
         mine = dict((t["name"], t) for t in alloc["tenants"] if t["name"].startswith(PREFIX))
