@@ -9,14 +9,16 @@ moves while a container runs. With the tenants paused (Docker's freezer: no CPU 
 change), nothing the file shows moves, and a second run must leave it byte-identical with its mtime.
 """
 
+import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 
 from metrics_helpers import of_tenant, promtool_check, run_metrics, run_through_ansible, samples, nvml_double
-from tenant_helpers import IMAGE_V1, PREFIX, cpu_topology, gpu_topology, remove_test_containers, run_module
+from tenant_helpers import IMAGE_V1, PREFIX, ROOT, cpu_topology, gpu_topology, remove_test_containers, run_module
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MEMORY = 64 * 1024 * 1024
@@ -183,3 +185,63 @@ def test_gpu_use_from_nvml_test_double_on_real_cgroups(gpu_host, gpu_containers,
     assert series[("gpulab_host_gpus", frozenset([("state", "held")]))] == 3
     assert series[("gpulab_host_gpus", frozenset([("state", "free")]))] == 5
     assert not [k for k in series if ("tenant", stray.name) in k[1]]
+
+
+def job_files(directory):
+    return dict((name, open(os.path.join(directory, name)).read()) for name in sorted(os.listdir(directory)))
+
+
+def closure_copy(base):
+    """The refresh code laid out as roles/tenant_metrics copies it to a host (its vars list the files)."""
+    import shutil
+    import yaml
+    with open(os.path.join(ROOT, "roles", "tenant_metrics", "vars", "main.yml")) as handle:
+        role = yaml.safe_load(handle)
+    for package in role["__tenant_metrics_code_packages"]:
+        os.makedirs(os.path.join(base, package), exist_ok=True)
+        open(os.path.join(base, package, "__init__.py"), "w").close()
+    dest = os.path.join(base, role["__tenant_metrics_code_packages"][-1])
+    for rel in role["__tenant_metrics_code_files"]:
+        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+        shutil.copy(os.path.join(ROOT, "plugins", "module_utils", rel), os.path.join(dest, rel))
+    return base
+
+
+def test_job_mapping_follows_real_gpu_tenants_through_module_and_timer_command(gpu_host, gpu_containers, tenant_host, tmp_path):
+    """dcgm-exporter's --hpc-job-mapping-dir files from real tenants on the GPU test dockerd (nvidia hook TEST
+    DOUBLE): written by the module, then kept by the timer's command (roles/tenant_metrics/files) run from a copy
+    of the refresh code as the role lays it out, after a tenant is removed."""
+    topology = gpu_topology(8)
+    ga = create(tenant_host("ja", gpus=2, cpus=1, topology=topology, docker_host=gpu_host.host))
+    gb = create(tenant_host("jb", gpus=1, cpus=0, topology=topology, docker_host=gpu_host.host))
+    jobs = tmp_path / "job-mapping"
+    jobs.mkdir()
+    (jobs / "7").write_text("someone-gone\n")
+    (jobs / "notes").write_text("not a GPU's\n")
+    args = {"path": str(tmp_path / "gpulab.prom"), "topology": topology, "docker_host": gpu_host.host,
+            "nvml": "never", "job_mapping_dir": str(jobs)}
+    planned = run_metrics(args, check=True)
+    assert planned["changed"] is True and job_files(str(jobs)) == {"7": "someone-gone\n", "notes": "not a GPU's\n"}
+    done = run_metrics(args)
+    expected = dict((str(i), ga["name"] + "\n") for i in ga["gpu_indices"])
+    expected.update((str(i), gb["name"] + "\n") for i in gb["gpu_indices"])
+    assert done["job_mapping"] == dict((k, [v.strip()]) for k, v in expected.items()), done
+    assert job_files(str(jobs)) == dict(expected, notes="not a GPU's\n")
+
+    removed = run_module(dict(tenant_host("ja", gpus=2, cpus=1, topology=topology, docker_host=gpu_host.host), state="absent"))
+    assert removed["changed"], removed
+    lib = closure_copy(str(tmp_path / "lib"))
+    config = tmp_path / "tenant-metrics.json"
+    config.write_text(json.dumps(dict(args, path=str(tmp_path / "timer.prom"))))
+    env = dict((k, v) for k, v in os.environ.items() if k != "PYTHONPATH")
+    command = [sys.executable, os.path.join(ROOT, "roles", "tenant_metrics", "files", "gpulab-tenant-metrics"), "--lib", lib, str(config)]
+    ran = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, check=False)
+    assert ran.returncode == 0 and ran.stderr == "", ran
+    assert ran.stdout.startswith("wrote %s: 1 tenants," % (tmp_path / "timer.prom")) and "job mapping: 1 GPUs held" in ran.stdout, ran.stdout
+    assert job_files(str(jobs)) == dict(((str(i), gb["name"] + "\n") for i in gb["gpu_indices"]), notes="not a GPU's\n")
+    with open(str(tmp_path / "timer.prom")) as handle:
+        series = samples(handle.read())
+    assert of_tenant(series, ga["name"]) == {} and of_tenant(series, gb["name"])
+    promtool_check(str(tmp_path / "timer.prom"))
+    again = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, check=False)
+    assert again.returncode == 0 and "job mapping: 1 GPUs held" in again.stdout, again
