@@ -35,11 +35,16 @@ run_one() {
   } 9>"$logs/.print.lock"
   return "$rc"
 }
-export -f run_one
-export logs
-
 failed=0
-printf '%s\n' "${scenarios[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$1"' _ {} || failed=1
+pids=()
+for s in "${scenarios[@]}"; do
+  # At most $jobs at once: wait for any one to end before starting the next (statuses are read below).
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_one "$s" &
+  pids+=("$!")
+done
+# bash keeps each ended job's status, so every scenario's exit is read here, whenever it ended.
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
 if [ "$failed" -ne 0 ]; then
   echo "molecule: a scenario failed (see its '=== molecule scenario: ...: exit N' line)" >&2
   exit 1
