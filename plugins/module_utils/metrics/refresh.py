@@ -57,16 +57,26 @@ def topology_of(given: Optional[Dict[str, Any]], read: Callable[[Any], Dict[str,
         raise MetricsError("topology", "<given>" if given is not None else "<read from the host>", "is not usable: %s" % exc)
 
 
+def gpu_reader(nvml: Any) -> Callable[[], GpuReading]:
+    """What reads the GPUs' processes: NVML, or nothing under `nvml: never`."""
+    if isinstance(nvml, NvmlOff):
+        return lambda: GpuReading([], False, "not read (nvml: never)")
+    return lambda: read_gpu_use(nvml)
+
+
+def connect_docker(docker_host: Optional[str]) -> Tuple[str, Any]:
+    """(base URL, client) of the Docker daemon named by the `docker_host` option."""
+    base_url = resolve_host(docker_host)
+    try:
+        return base_url, connect(base_url, timeout=60)
+    except DockerUnreachable as exc:
+        raise MetricsError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
+
+
 def render_snapshot(client: Any, topology: Dict[str, Any], nvml: Any, disk_usage: bool,
                     cgroups: Optional[CgroupReader] = None) -> Tuple[str, Any]:
     """(exposition text, snapshot) of the host now."""
-    if isinstance(nvml, NvmlOff):
-        def read_gpus() -> GpuReading:
-            return GpuReading([], False, "not read (nvml: never)")
-    else:
-        def read_gpus() -> GpuReading:
-            return read_gpu_use(nvml)
-    snapshot = collect(client, topology, read_gpus, cgroups or CgroupReader(), disk_usage)
+    snapshot = collect(client, topology, gpu_reader(nvml), cgroups or CgroupReader(), disk_usage)
     return render(families(snapshot)), snapshot
 
 
@@ -87,11 +97,7 @@ def refresh(params: Dict[str, Any], check_mode: bool, read_topology: Callable[[A
     if params["nvml"] == "never":
         nvml = NvmlOff()
     topology = topology_of(params.get("topology"), read_topology, nvml)
-    base_url = resolve_host(params.get("docker_host"))
-    try:
-        client = connect(base_url, timeout=60)
-    except DockerUnreachable as exc:
-        raise MetricsError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
+    base_url, client = connect_docker(params.get("docker_host"))
     try:
         text, snapshot = render_snapshot(client, topology, nvml, params["disk_usage"])
     except DOCKER_ERRORS as exc:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Dict, Optional
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.cgroup import CgroupReader
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.collect import collect
-from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.gpu import GpuReading, read_gpu_use
-from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.refresh import DOCKER_ERRORS, MetricsError, NvmlOff, topology_of
+from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.refresh import (
+    DOCKER_ERRORS, MetricsError, NvmlOff, connect_docker, gpu_reader, topology_of)
 from ansible_collections.gpulab.dgx.plugins.module_utils.report.model import build_report
 
 NVML_CHOICES = ("auto", "never")
@@ -29,20 +28,10 @@ def read_report(params: Dict[str, Any], read_topology: Callable[[Any], Dict[str,
     if params["nvml"] == "never":
         nvml = NvmlOff()
     topology = topology_of(params.get("topology"), read_topology, nvml)
-    base_url = resolve_host(params.get("docker_host"))
-    try:
-        client = connect(base_url, timeout=60)
-    except DockerUnreachable as exc:
-        raise MetricsError("docker_host", base_url, "cannot be reached: %s" % exc.reason)
-    if isinstance(nvml, NvmlOff):
-        def read_gpus() -> GpuReading:
-            return GpuReading([], False, "not read (nvml: never)")
-    else:
-        def read_gpus() -> GpuReading:
-            return read_gpu_use(nvml)
+    base_url, client = connect_docker(params.get("docker_host"))
     try:
         # Sizes of the writable layers are use, not allocation: not read (Docker sums every file for them).
-        snapshot = collect(client, topology, read_gpus, cgroups or CgroupReader(), disk_usage=False)
+        snapshot = collect(client, topology, gpu_reader(nvml), cgroups or CgroupReader(), disk_usage=False)
     except DOCKER_ERRORS as exc:
         raise MetricsError("docker_host", base_url, "answered: %s" % exc)
     finally:
