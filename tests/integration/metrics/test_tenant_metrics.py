@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from metrics_code import pack
 from metrics_helpers import of_tenant, promtool_check, run_metrics, run_through_ansible, samples, nvml_double
 from tenant_helpers import IMAGE_V1, PREFIX, ROOT, cpu_topology, gpu_topology, remove_test_containers, run_module
 
@@ -191,22 +192,6 @@ def job_files(directory):
     return dict((name, open(os.path.join(directory, name)).read()) for name in sorted(os.listdir(directory)))
 
 
-def closure_copy(base):
-    """The refresh code laid out as roles/tenant_metrics copies it to a host (its vars list the files)."""
-    import shutil
-    import yaml
-    with open(os.path.join(ROOT, "roles", "tenant_metrics", "vars", "main.yml")) as handle:
-        role = yaml.safe_load(handle)
-    for package in role["__tenant_metrics_code_packages"]:
-        os.makedirs(os.path.join(base, package), exist_ok=True)
-        open(os.path.join(base, package, "__init__.py"), "w").close()
-    dest = os.path.join(base, role["__tenant_metrics_code_packages"][-1])
-    for rel in role["__tenant_metrics_code_files"]:
-        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
-        shutil.copy(os.path.join(ROOT, "plugins", "module_utils", rel), os.path.join(dest, rel))
-    return base
-
-
 def test_job_mapping_follows_real_gpu_tenants_through_module_and_timer_command(gpu_host, gpu_containers, tenant_host, tmp_path):
     """dcgm-exporter's --hpc-job-mapping-dir files from real tenants on the GPU test dockerd (nvidia hook TEST
     DOUBLE): written by the module, then kept by the timer's command (roles/tenant_metrics/files) run from a copy
@@ -230,7 +215,7 @@ def test_job_mapping_follows_real_gpu_tenants_through_module_and_timer_command(g
 
     removed = run_module(dict(tenant_host("ja", gpus=2, cpus=1, topology=topology, docker_host=gpu_host.host), state="absent"))
     assert removed["changed"], removed
-    lib = closure_copy(str(tmp_path / "lib"))
+    lib = pack(str(tmp_path / "lib"))
     config = tmp_path / "tenant-metrics.json"
     config.write_text(json.dumps(dict(args, path=str(tmp_path / "timer.prom"))))
     env = dict((k, v) for k, v in os.environ.items() if k != "PYTHONPATH")

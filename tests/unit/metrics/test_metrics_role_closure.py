@@ -5,23 +5,18 @@ Ansible out of reach, answering bad input with one line and a non-zero status, n
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
-import yaml
+
+from metrics_code import pack, role_vars
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 ROLE = os.path.join(ROOT, "roles", "tenant_metrics")
 ENTRYPOINT = os.path.join(ROLE, "files", "gpulab-tenant-metrics")
 IMPORT = re.compile(r"ansible_collections\.gpulab\.dgx\.plugins\.module_utils\.([\w.]+) import")
-
-
-def role_vars():
-    with open(os.path.join(ROLE, "vars", "main.yml")) as handle:
-        return yaml.safe_load(handle)
 
 
 def closure(start):
@@ -67,21 +62,14 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    """The code laid out as the role lays it out on the host."""
-    base = tmp_path_factory.mktemp("lib")
-    dest = base / "ansible_collections" / "gpulab" / "dgx" / "plugins" / "module_utils"
-    for package in role_vars()["__tenant_metrics_code_packages"]:
-        (base / package).mkdir(parents=True, exist_ok=True)
-        (base / package / "__init__.py").write_text("")
-    for rel in role_vars()["__tenant_metrics_code_files"]:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(os.path.join(MODULE_UTILS, rel), str(dest / rel))
-    return str(base)
+    """The code packed as the role ships it to the host (tests/helpers/metrics_code.py)."""
+    return pack(str(tmp_path_factory.mktemp("lib")))
 
 
-def entry(lib_dir, *args):
+def entry(lib_dir, *args, **env_extra):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    env.update(env_extra)
     return subprocess.run([sys.executable, "-c", NO_ANSIBLE, ENTRYPOINT, "--lib", lib_dir] + list(args),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env,
                           cwd="/", check=False)
@@ -141,3 +129,19 @@ def test_a_bad_configuration_file_is_one_line_with_status_2(lib, tmp_path, conte
 def test_missing_code_is_one_line_saying_to_run_the_role(tmp_path):
     done = entry(str(tmp_path / "empty"), write_config(tmp_path, topology=TOPOLOGY))
     assert done.returncode == 2 and "run the gpulab.dgx.tenant_metrics role" in one_line(done)
+
+
+def test_the_code_comes_from_the_zip_alone_not_another_ansible_collections_on_the_path(lib, tmp_path):
+    """A decoy ansible_collections (as an installed Ansible or another copy would put on the path, with a
+    refresh module that refuses to load) sits first on PYTHONPATH: the command still runs the zip's code."""
+    decoy = tmp_path / "decoy"
+    package = decoy / "ansible_collections" / "gpulab" / "dgx" / "plugins" / "module_utils" / "metrics"
+    package.mkdir(parents=True)
+    for parent in [package] + list(package.parents)[:5]:
+        (parent / "__init__.py").write_text("")
+    (package / "refresh.py").write_text("raise ImportError('the decoy was imported')\n")
+    config = write_config(tmp_path, path=str(tmp_path / "g.prom"), topology=TOPOLOGY, nvml="never",
+                          docker_host="unix:///nonexistent/docker.sock")
+    done = entry(lib, config, PYTHONPATH=str(decoy))
+    assert "decoy" not in done.stderr, done.stderr
+    assert done.returncode == 1 and "docker_host: " in one_line(done)
