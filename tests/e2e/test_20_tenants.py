@@ -6,9 +6,12 @@ TEST-DOUBLE nvidia-container-runtime-hook (tests/doubles/nvidia_packages): it re
 request and mounts nothing. What the tests check is that each container was given the GPUs,
 CPUs, memory and disk the placement chose, as the container itself sees them.
 """
+import json
+import re
 import shlex
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 
 import yaml
 
@@ -178,6 +181,52 @@ def test_handoff_notes_written(bed, needs):
         assert len(notes) == 1, list((bed.run / "handoff").iterdir())
         port = inspect(bed, name)["HostConfig"]["PortBindings"]["22/tcp"][0]["HostPort"]
         assert "ssh -p %s" % port in notes[0].read_text()
+
+
+SCRAPE = ("python3 -c 'import urllib.request as u; "
+          "print(u.urlopen(\"http://127.0.0.1:9100/metrics\", timeout=30).read().decode())'")
+
+
+def series(text, family):
+    """{frozenset(label pairs): value} of one metric family in a scrape."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(family + "{"):
+            labels, _, value = line[len(family) + 1:].rpartition("} ")
+            pairs = re.findall(r'(\w+)="([^"]*)"', labels)
+            found[frozenset(pairs)] = float(value)
+    return found
+
+
+def test_metrics_job_mapping_and_allocation_map(bed, needs, tenant_vars):
+    needs("tenants")
+    specs = {t["name"]: t for t in tenant_vars["gpulab_tenants"]}
+    # tenant.yml refreshes the metrics when it changes tenants (and the timer every 30 s): node_exporter,
+    # installed by site.yml, serves each tenant's series, with as many GPUs as it asked for.
+    text = bed.out(SCRAPE, sudo=False)
+    infos = {dict(k)["tenant"] for k in series(text, "gpulab_tenant_info")}
+    assert infos == set(specs), text[-2000:]
+    held = {}
+    for labels in series(text, "gpulab_tenant_gpu_info"):
+        labels = dict(labels)
+        held.setdefault(labels["tenant"], set()).add(labels["gpu"])
+    assert {n: len(held.get(n, ())) for n in specs} == {n: t["gpus"] for n, t in specs.items()}
+    # dcgm-exporter's job mapping: one file per held GPU index, naming its tenant.
+    files = json.loads(bed.out("cd /var/lib/gpulab/job-mapping && python3 -c 'import json,os; "
+                               "print(json.dumps({f: open(f).read() for f in os.listdir(\".\")}))'"))
+    want = {gpu: name + "\n" for name, gpus in held.items() for gpu in gpus}
+    assert files == want
+    # The allocation map, written on the controller.
+    out = bed.run / "report"
+    result = bed.playbook("report.yml", extra_vars={"gpulab_report_dir": str(out)}, name="report")
+    assert result.rc == 0, "report.yml failed (log %s):\n%s" % (result.log, result.tail())
+    data = json.loads((out / (HOST + ".json")).read_text())
+    assert sorted(t["name"] for t in data["tenants"]) == sorted(specs), data["tenants"]
+    svg = ET.parse(str(out / (HOST + ".svg"))).getroot()
+    assert svg.tag.endswith("svg")
+    table = (out / (HOST + ".txt")).read_text()
+    assert all(name in table for name in specs), table
+    assert (HOST + ".svg") in (out / "index.html").read_text()
 
 
 def test_tenant_rollout_again_changes_nothing(bed, steps, needs, tenant_vars):
