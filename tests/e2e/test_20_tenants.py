@@ -164,7 +164,7 @@ def test_ssh_into_tenants_through_the_host(bed, needs, tenant_key):
         proc = subprocess.run(
             ["ssh", "-F", str(bed.ssh_config), "-J", HOST, "-i", str(tenant_key), "-p", str(port),
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-             "root@127.0.0.1", 'bash -lc \'hostname; nproc; echo "gpus=$NVIDIA_VISIBLE_DEVICES"\''],
+             "-tt", "root@127.0.0.1", 'bash -lc \'hostname; nproc; echo "gpus=$NVIDIA_VISIBLE_DEVICES"\''],
             capture_output=True, text=True, timeout=120, check=False)
         assert proc.returncode == 0, (name, proc.stderr)
         host, nproc, gpus = proc.stdout.split()
@@ -192,7 +192,7 @@ def series(text, family):
     found = {}
     for line in text.splitlines():
         if line.startswith(family + "{"):
-            labels, _, value = line[len(family) + 1:].rpartition("} ")
+            labels, _brace, value = line[len(family) + 1:].rpartition("} ")
             pairs = re.findall(r'(\w+)="([^"]*)"', labels)
             found[frozenset(pairs)] = float(value)
     return found
@@ -202,8 +202,18 @@ def test_metrics_job_mapping_and_allocation_map(bed, needs, tenant_vars):
     needs("tenants")
     specs = {t["name"]: t for t in tenant_vars["gpulab_tenants"]}
     # tenant.yml refreshes the metrics when it changes tenants (and the timer every 30 s): node_exporter,
-    # installed by site.yml, serves each tenant's series, with as many GPUs as it asked for.
+    # installed by site.yml, serves each tenant's series, with as many GPUs as it asked for. After 3 MiB
+    # written to alice's /data and the logins of the SSH test, one refresh as the timer runs it.
+    bed.out("docker exec alice dd if=/dev/urandom of=/data/metrics-probe bs=1M count=3 conv=fsync status=none")
+    bed.out("systemctl start gpulab-tenant-metrics.service")
+    now = int(bed.out("date +%s"))
     text = bed.out(SCRAPE, sudo=False)
+    data = {dict(k)["tenant"]: v for k, v in series(text, "gpulab_tenant_disk_used_bytes").items() if dict(k)["mount"] == "/data"}
+    assert sorted(data) == sorted(specs), text[-2000:]  # every tenant has a disk limit on xfs with pquota
+    assert 3 * MIB <= data["alice"] <= int(specs["alice"]["disk"][:-1]) * MIB
+    logins = {dict(k)["tenant"]: v for k, v in series(text, "gpulab_tenant_last_login_timestamp_seconds").items()}
+    assert sorted(logins) == sorted(specs) and all(now - 3600 < t <= now for t in logins.values()), (logins, now)
+    bed.out("docker exec alice rm /data/metrics-probe")
     infos = {dict(k)["tenant"] for k in series(text, "gpulab_tenant_info")}
     assert infos == set(specs), text[-2000:]
     held = {}

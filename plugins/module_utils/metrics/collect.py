@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.cgroup import CgroupReader
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.gpu import GpuReading
+from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.tenantfs import TenantFiles
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import cpu_nodes, gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import LABEL_TENANT, Ledger, TenantRecord, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
@@ -48,6 +49,9 @@ class TenantView(object):
         self.cpu_seconds: Optional[float] = None
         self.memory_used: Optional[int] = None
         self.disk_used: Optional[int] = None
+        self.data_used: Optional[int] = None
+        self.data_mount = ""
+        self.last_login: Optional[int] = None
 
 
 class GpuShare(object):
@@ -87,8 +91,9 @@ class Snapshot(object):
 
 
 def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuReading], cgroups: CgroupReader,
-            disk_usage: bool = True) -> Snapshot:
-    """Read the ledger, the tenants' cgroups, their writable layer sizes (when `disk_usage`) and the GPUs' processes."""
+            disk_usage: bool = True, files: Optional[TenantFiles] = None) -> Snapshot:
+    """Read the ledger, the tenants' cgroups, their writable layer sizes (when `disk_usage`), data quota use and
+    last logins (when `files` is given) and the GPUs' processes."""
     ledger = read_ledger(client)
     sizes = _layer_sizes(client) if disk_usage else {}
     reading = read_gpus()
@@ -111,6 +116,10 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
         if record.running and pid > 0:
             usage = cgroups.usage(pid, record.id)
             view.cpu_seconds, view.memory_used = usage.cpu_seconds, usage.memory_bytes
+            view.last_login = files.last_login(pid) if files is not None else None
+        if files is not None and record.quota_project is not None:
+            view.data_mount = _mount_of(record)
+            view.data_used = files.data_used(record.data_dir, record.disk) if view.data_mount else None
         if record.id in sizes:
             view.disk_used = sizes[record.id]
         snapshot.tenants.append(view)
@@ -126,6 +135,14 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
     snapshot.cpus_total, snapshot.cpus_held = len(all_cpus), len(all_cpus & held_cpus)
     _gpu_use(snapshot, ledger, reading, holders, cgroups)
     return snapshot
+
+
+def _mount_of(record: TenantRecord) -> str:
+    """Where the tenant's data directory is mounted in its container ("" when it is not)."""
+    for mount in record.attrs.get("Mounts") or []:
+        if record.data_dir and mount.get("Source") == record.data_dir:
+            return str(mount.get("Destination") or "")
+    return ""
 
 
 def _layer_sizes(client: Any) -> Dict[str, int]:

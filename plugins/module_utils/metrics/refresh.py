@@ -24,6 +24,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.gpu import GpuR
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.jobmap import JobMapRefused, check_job_dir, job_map, sync_job_map
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.render import render
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.series import families
+from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.tenantfs import TenantFiles
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.write import PathRefused, check_target, would_change, write_atomic
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
 
@@ -74,9 +75,9 @@ def connect_docker(docker_host: Optional[str]) -> Tuple[str, Any]:
 
 
 def render_snapshot(client: Any, topology: Dict[str, Any], nvml: Any, disk_usage: bool,
-                    cgroups: Optional[CgroupReader] = None) -> Tuple[str, Any]:
-    """(exposition text, snapshot) of the host now."""
-    snapshot = collect(client, topology, gpu_reader(nvml), cgroups or CgroupReader(), disk_usage)
+                    cgroups: Optional[CgroupReader] = None, files: Optional[TenantFiles] = None) -> Tuple[str, Any]:
+    """(exposition text, snapshot) of the host now (cgroups, data quota use and last logins under /proc)."""
+    snapshot = collect(client, topology, gpu_reader(nvml), cgroups or CgroupReader(), disk_usage, files or TenantFiles())
     return render(families(snapshot)), snapshot
 
 

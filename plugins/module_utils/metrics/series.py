@@ -32,7 +32,10 @@ def families(snapshot: Snapshot) -> List[Family]:
     cpu_seconds = Family("gpulab_tenant_cpu_seconds_total", "counter", "CPU time a tenant's container used since it started, in seconds.")
     memory_used = Family("gpulab_tenant_memory_used_bytes", "gauge",
                          "Memory a tenant's container uses: anonymous memory and page cache less inactive file pages.")
-    disk_used = Family("gpulab_tenant_disk_used_bytes", "gauge", "Bytes a tenant wrote, by mount (/: the container's writable layer).")
+    disk_used = Family("gpulab_tenant_disk_used_bytes", "gauge",
+                       "Bytes a tenant wrote, by mount (/: the container's writable layer; the data mount: its xfs project quota's use).")
+    last_login = Family("gpulab_tenant_last_login_timestamp_seconds", "gauge",
+                        "When someone last logged in to a tenant's container (its wtmp), in seconds since the epoch.")
     host_gpus = Family("gpulab_host_gpus", "gauge", "The host's GPUs, free or held by a tenant.")
     host_cpus = Family("gpulab_host_cpus", "gauge", "The host's logical CPUs, free or held by a tenant.")
     foreign = Family("gpulab_gpu_foreign_processes", "gauge",
@@ -56,6 +59,10 @@ def families(snapshot: Snapshot) -> List[Family]:
             memory_used.add(tenant.memory_used, tenant=name)
         if tenant.disk_used is not None:
             disk_used.add(tenant.disk_used, tenant=name, mount="/")
+        if tenant.data_used is not None:
+            disk_used.add(tenant.data_used, tenant=name, mount=tenant.data_mount)
+        if tenant.last_login is not None:
+            last_login.add(tenant.last_login, tenant=name)
     for share in snapshot.shares:
         gpu_memory.add(share.memory, tenant=share.tenant, gpu=share.index, UUID=share.uuid)
         if share.utilization is not None:
@@ -67,4 +74,4 @@ def families(snapshot: Snapshot) -> List[Family]:
     for count in snapshot.foreign:
         foreign.add(count.count, gpu=count.index, UUID=count.uuid)
     return [info, gpu_info, cpuset_info, memory_limit, cpus, disk_limit, gpus, gpu_memory, gpu_util,
-            cpu_seconds, memory_used, disk_used, host_gpus, host_cpus, foreign]
+            cpu_seconds, memory_used, disk_used, last_login, host_gpus, host_cpus, foreign]

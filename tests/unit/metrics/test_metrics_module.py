@@ -361,3 +361,50 @@ def test_job_mapping_follows_the_ledger_and_check_mode_writes_nothing(tmp_path, 
     assert sorted(p.name for p in jobs.iterdir()) == ["2", "notes.txt"]
     params["job_mapping_dir"] = ""
     assert "job_mapping" not in refresh_mod.refresh(params, False, lambda nvml: TOPOLOGY)
+
+
+class FakeFiles(object):
+    """TenantFiles double: data quota use by directory, last login by container PID; the calls it got."""
+
+    def __init__(self, used, logins):
+        self.used, self.logins, self.calls = used, logins, []
+
+    def data_used(self, path, limit):
+        self.calls.append(("data", path, limit))
+        return self.used.get(path)
+
+    def last_login(self, pid):
+        self.calls.append(("login", pid))
+        return self.logins.get(pid)
+
+
+def with_data(record, directory, mount, project="1196425217"):
+    record["Config"]["Labels"].update({"gpulab.data-dir": directory, "gpulab.quota-project": project} if project else
+                                      {"gpulab.data-dir": directory})
+    record["Mounts"] = [{"Type": "bind", "Source": directory, "Destination": mount}]
+    return record
+
+
+def test_data_quota_use_by_the_tenants_own_data_mount_and_last_login():
+    """The data directory's use is read only for tenants with a quota project and labelled with where the
+    tenant mounts it; a last login only for running containers; none of it without a reader."""
+    containers = host()
+    with_data(containers[0], "/srv/tenants/alice", "/data")
+    with_data(containers[1], "/srv/tenants/bob", "/work")
+    with_data(containers[2], "/srv/tenants/carl", "/data", project=None)
+    files = FakeFiles({"/srv/tenants/alice": 3 << 20, "/srv/tenants/bob": 0, "/srv/tenants/carl": 99},
+                      {PIDS["alice"]: 1700000000})
+    got = samples(render(families(collect(FakeClient(containers), TOPOLOGY, reading, FakeCgroups(), files=files))))
+    assert [s for s in got if s[0] in ("gpulab_tenant_disk_used_bytes", "gpulab_tenant_last_login_timestamp_seconds")] == sorted([
+        ("gpulab_tenant_disk_used_bytes", (("mount", '"/"'), ("tenant", '"alice"')), "4096"),
+        ("gpulab_tenant_disk_used_bytes", (("mount", '"/"'), ("tenant", '"bob"')), "4096"),
+        ("gpulab_tenant_disk_used_bytes", (("mount", '"/"'), ("tenant", '"carl"')), "4096"),
+        ("gpulab_tenant_disk_used_bytes", (("mount", '"/data"'), ("tenant", '"alice"')), str(3 << 20)),
+        ("gpulab_tenant_disk_used_bytes", (("mount", '"/work"'), ("tenant", '"bob"')), "0"),
+        ("gpulab_tenant_last_login_timestamp_seconds", (("tenant", '"alice"'),), "1700000000"),
+    ])
+    assert ("data", "/srv/tenants/alice", 1073741824) in files.calls
+    assert not [c for c in files.calls if c[0] == "data" and c[1] == "/srv/tenants/carl"]
+    assert sorted(c[1] for c in files.calls if c[0] == "login") == sorted([PIDS["alice"], PIDS["bob"]])
+    plain = render(families(collect(FakeClient(host()), TOPOLOGY, reading, FakeCgroups())))
+    assert 'mount="/data"' not in plain and "last_login" not in plain
