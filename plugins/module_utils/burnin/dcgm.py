@@ -43,7 +43,7 @@ class DiagLevel(object):
 
     def warnings(self, gpu: int) -> List[str]:
         return ["DCGM level %d %s: %s%s" % (self.level, "skipped" if r.status == "skip" else r.status, r.test,
-                                           (" (%s)" % r.detail) if r.detail else "")
+                                            (" (%s)" % r.detail) if r.detail else "")
                 for r in self.rows if r.status in ("skip", "warn", "not run") and (not r.gpus or gpu in r.gpus)]
 
     def as_dict(self) -> Dict[str, Any]:

@@ -21,7 +21,8 @@ tenant_images_built = _TENANT.tenant_images_built
 tenant_network = _TENANT.tenant_network
 tenant_host = _TENANT.tenant_host
 gpu_host = _TENANT.gpu_host
+gpu_containers = _TENANT.gpu_containers
 
 from metrics_helpers import node_exporter  # noqa: E402  (after the path above)
 
-__all__ = ["ssh_key", "tenant_images_built", "tenant_network", "tenant_host", "gpu_host", "node_exporter"]
+__all__ = ["ssh_key", "tenant_images_built", "tenant_network", "tenant_host", "gpu_host", "gpu_containers", "node_exporter"]

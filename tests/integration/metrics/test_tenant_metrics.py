@@ -19,7 +19,7 @@ import pytest
 
 from metrics_code import pack
 from metrics_helpers import of_tenant, promtool_check, run_metrics, run_through_ansible, samples, nvml_double
-from tenant_helpers import IMAGE_V1, PREFIX, ROOT, cpu_topology, gpu_topology, remove_test_containers, run_module
+from tenant_helpers import IMAGE_V1, PREFIX, ROOT, cpu_topology, create, gpu_topology, remove_test_containers, run_module
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MEMORY = 64 * 1024 * 1024
@@ -28,12 +28,6 @@ MEMORY = 64 * 1024 * 1024
 @pytest.fixture(autouse=True)
 def no_test_tenants_before(docker_client):
     remove_test_containers(docker_client)
-
-
-def create(args):
-    result = run_module(args)
-    assert result.get("changed") and not result.get("failed"), result
-    return result["tenant"]
 
 
 def names(series):
@@ -123,18 +117,6 @@ def test_unchanged_host_leaves_the_file_byte_identical_with_its_mtime(docker_cli
     # Running again, the usage moves: the file shows it (a check-mode run says it would change).
     subprocess.run(["docker", "exec", names_[0], "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"], check=True)
     assert run_metrics(metrics_args, check=True)["changed"] is True
-
-
-@pytest.fixture
-def gpu_containers(gpu_host):
-    """Containers on the GPU test dockerd made by a test (tenants and one plain container), removed after it."""
-    import docker
-    client = docker.DockerClient(base_url=gpu_host.host, version="auto")
-    yield client
-    for container in client.containers.list(all=True):
-        if container.name.startswith(PREFIX):
-            container.remove(force=True)
-    client.close()
 
 
 def test_gpu_use_from_nvml_test_double_on_real_cgroups(gpu_host, gpu_containers, tenant_host, tmp_path):

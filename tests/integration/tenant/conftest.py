@@ -72,3 +72,15 @@ def gpu_host(gpu_dockerd, tenant_images_built):
     if present.returncode != 0:
         subprocess.run(gpu_dockerd.cli + ["network", "create", NETWORK], check=True, stdout=subprocess.DEVNULL)
     return gpu_dockerd
+
+
+@pytest.fixture
+def gpu_containers(gpu_host):
+    """A Docker client of the GPU test dockerd; the test's containers there (named PREFIX...) are removed after it."""
+    import docker
+    client = docker.DockerClient(base_url=gpu_host.host, version="auto")
+    yield client
+    for container in client.containers.list(all=True):
+        if container.name.startswith(PREFIX):
+            container.remove(force=True)
+    client.close()

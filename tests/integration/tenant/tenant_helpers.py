@@ -123,3 +123,10 @@ def remove_test_containers(client):
     for container in client.containers.list(all=True, filters={"label": "gpulab.tenant"}):
         if container.name.startswith(PREFIX):
             container.remove(force=True)
+
+
+def create(args):
+    """Create a tenant with the tenant module (it must change something and not fail); its `tenant` result."""
+    result = run_module(args)
+    assert result.get("changed") and not result.get("failed"), result
+    return result["tenant"]

@@ -22,8 +22,10 @@ def fixture(name):
         return handle.read()
 
 
-def burn(name, status=0, timed_out=False):
-    return gpuburn.parse(fixture(name + ".stdout"), fixture(name + ".stderr"), status, timed_out)
+def burn(name, status=None, timed_out=False):
+    """A recorded run ({stdout, stderr, status}; JSON keeps gpu-burn's carriage returns), with another exit status when given."""
+    record = json.loads(fixture(name + ".json"))
+    return gpuburn.parse(record["stdout"], record["stderr"], record["status"] if status is None else status, timed_out)
 
 
 def test_all_ok_gives_each_gpu_its_uuid_throughput_and_hottest_reading():
@@ -63,7 +65,7 @@ def test_an_init_failure_exiting_124_is_told_apart_from_a_timeout():
     killed = burn("gpu-burn-hung", status=124)
     assert killed.problems == ["the run was killed by timeout (exit 124)"]
     assert gpuburn.gpu_failures(killed, 1)[0] == "the run was killed by timeout (exit 124)"
-    ours = burn("gpu-burn-hung", status=None, timed_out=True)
+    ours = gpuburn.parse(json.loads(fixture("gpu-burn-hung.json"))["stdout"], "", None, True)
     assert ours.problems == ["the run did not end in time and was killed (hung)"]
 
 

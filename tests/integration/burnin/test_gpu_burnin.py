@@ -1,0 +1,112 @@
+"""gpulab.dgx.gpu_burnin end to end on the GPU test dockerd (a real dockerd whose nvidia hook is a TEST DOUBLE),
+with the gpu-burn TEST DOUBLE image (it prints gpu-burn's format, FAULTY for chosen UUIDs, and exits 0 as
+gpu-burn does) and a pynvml TEST DOUBLE replaying temperatures: the module decides the verdict itself,
+stops early on a critical reading naming the GPU, refuses while a tenant holds a GPU, and leaves no
+container behind."""
+import os
+import subprocess
+
+import pytest
+
+from burnin_helpers import nvml_double, run_burnin, temperature_calls
+from tenant_helpers import create, gpu_topology
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+A100 = [85, 89, 92]  # max operating, slowdown, shutdown (NVML thresholds)
+
+
+def gpus(count=3, temps=None, ecc=None):
+    topology = gpu_topology(count)["gpus"]
+    return [{"uuid": g["uuid"], "name": "NVIDIA A100-SXM4-80GB", "bus": g["pci_bus_id"], "limits": A100,
+             "temps": (temps or {}).get(g["index"], [55, 60, 62]), "ecc": (ecc or {}).get(g["index"], [0, 0])}
+            for g in topology]
+
+
+def burnin_containers(gpu_host):
+    out = subprocess.run(gpu_host.cli + ["ps", "-a", "--filter", "label=gpulab.burnin", "--format", "{{.Names}}"],
+                         check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return out.split()
+
+
+def test_a_faulty_gpu_fails_alone_although_gpu_burn_exits_0(gpu_host, stress_image, tmp_path):
+    state = gpus(3)
+    image = stress_image([state[1]["uuid"]])
+    env = nvml_double(str(tmp_path / "nvml"), state)
+    metrics = tmp_path / "textfile" / "gpulab_burnin.prom"
+    metrics.parent.mkdir()
+    result = run_burnin({"image": image, "seconds": 10, "sample_interval": 1, "docker_host": gpu_host.host,
+                         "expected_gpus": 3, "dcgm_levels": [], "metrics_file": str(metrics)},
+                        pythonpath=[str(tmp_path / "nvml")], env=env)
+    assert result.get("failed") is not True, result
+    report = result["report"]
+    assert result["verdict"] == "fail" and result["failed_gpus"] == [1], report["gpus"]
+    rows = dict((g["index"], g) for g in report["gpus"])
+    assert [r for r in rows[1]["reasons"] if "compare errors" in r], rows[1]["reasons"]
+    assert rows[0]["verdict"] == rows[2]["verdict"] == "pass"
+    assert rows[0]["reasons"] == [] and rows[0]["gflops"] == 18800.0 and rows[0]["samples"] >= 1
+    assert rows[0]["max_temp"] <= 62 and rows[0]["limits"]["max_operating"] == 85 and rows[0]["temp_limit"] == 80
+    text = metrics.read_text()
+    assert 'gpulab_burnin_result{gpu="1",UUID="%s"} 0' % state[1]["uuid"] in text
+    assert 'gpulab_burnin_result{gpu="0",UUID="%s"} 1' % state[0]["uuid"] in text
+    assert burnin_containers(gpu_host) == []
+    # One device request per container, each for its own GPU (the hook double saw them start).
+    assert report["mode"] == "each" and report["gpus_seen"] == 3
+
+
+def test_a_temperature_ramp_stops_the_run_early_and_fails_naming_the_gpu(gpu_host, stress_image, tmp_path):
+    state = gpus(3, temps={2: [60, 75, 88, 90]})  # slowdown 89, stop margin 2: 88 stops it
+    env = nvml_double(str(tmp_path / "nvml"), state)
+    result = run_burnin({"image": stress_image(), "seconds": 60, "mode": "all", "sample_interval": 1,
+                         "docker_host": gpu_host.host, "dcgm_levels": []}, pythonpath=[str(tmp_path / "nvml")], env=env)
+    report = result["report"]
+    assert result["verdict"] == "fail" and result["failed_gpus"] == [2], report
+    assert report["seconds"] < 60
+    assert any("GPU 2: 88 C is within 2 C of its slowdown temperature 89 C" in p for p in report["problems"]), report["problems"]
+    rows = dict((g["index"], g) for g in report["gpus"])
+    assert any("stopped early" in r for r in rows[2]["reasons"]) and rows[2]["max_temp"] == 88
+    assert rows[0]["verdict"] == rows[1]["verdict"] == "incomplete"
+    assert temperature_calls(env)["temp-2"] == 3  # no sample after the critical one
+    assert burnin_containers(gpu_host) == []
+
+
+def test_grown_ecc_counters_fail_that_gpu(gpu_host, stress_image, tmp_path):
+    state = gpus(2, ecc={0: [0, 4]})
+    env = nvml_double(str(tmp_path / "nvml"), state)
+    result = run_burnin({"image": stress_image(), "seconds": 10, "sample_interval": 1, "docker_host": gpu_host.host,
+                         "dcgm_levels": []}, pythonpath=[str(tmp_path / "nvml")], env=env)
+    assert result["failed_gpus"] == [0], result["report"]["gpus"]
+    assert "volatile_uncorrected 0 -> 4" in result["report"]["gpus"][0]["reasons"][0]
+
+
+def test_refused_while_a_tenant_holds_a_gpu_unless_only_free_gpus_are_named(gpu_host, gpu_containers, stress_image, tenant_host, tmp_path):
+    topology = gpu_topology(3)
+    tenant = create(tenant_host("burn", gpus=1, cpus=0, topology=topology, docker_host=gpu_host.host))
+    held = tenant["gpu_indices"][0]
+    env = nvml_double(str(tmp_path / "nvml"), gpus(3))
+    args = {"image": stress_image(), "seconds": 10, "docker_host": gpu_host.host, "dcgm_levels": []}
+    refused = run_burnin(args, pythonpath=[str(tmp_path / "nvml")], env=env)
+    assert refused["failed"] is True and refused["field"] == "gpus"
+    assert "tenants hold GPUs (%d: %s)" % (held, tenant["name"]) in refused["msg"]
+    named = run_burnin(dict(args, gpus=[held]), pythonpath=[str(tmp_path / "nvml")], env=env)
+    assert named["failed"] is True and "%d (tenant %s)" % (held, tenant["name"]) in named["msg"]
+    assert not os.path.exists(env["GPULAB_TEST_NVML_STATE"] + ".calls")  # not one sample taken
+    free = sorted(set(range(3)) - {held})
+    planned = run_burnin(dict(args, gpus=free), pythonpath=[str(tmp_path / "nvml")], env=env, check=True)
+    assert planned["changed"] is False and planned["plan"] == {"gpus": free, "seconds": 10, "mode": "each", "containers": 2}
+    assert burnin_containers(gpu_host) == []
+
+
+@pytest.mark.parametrize("option, value", [
+    ("seconds", 5), ("seconds", 10 ** 9), ("mode", "some"), ("gpus", [1, 1]), ("gpus", [-1]), ("dcgm_levels", [5]),
+    ("temp_cap", 300), ("sample_interval", 0), ("perf_tolerance", float("nan")), ("metrics_file", "relative.prom"),
+    ("command", []), ("image", " "),
+])
+def test_bad_input_fails_before_anything_runs_naming_the_option(gpu_host, tmp_path, option, value):
+    env = nvml_double(str(tmp_path / "nvml"), gpus(2))
+    args = {"image": "gpulab-test-burnin/none:0", "seconds": 10, "docker_host": gpu_host.host, "dcgm_levels": []}
+    args[option] = value
+    result = run_burnin(args, pythonpath=[str(tmp_path / "nvml")], env=env)
+    assert result["failed"] is True and option in result["msg"] and "Traceback" not in result["msg"], result
+    assert not os.path.exists(env["GPULAB_TEST_NVML_STATE"] + ".calls")
+    assert burnin_containers(gpu_host) == []
