@@ -14,8 +14,11 @@ while :; do
     tail -n 30 "$RUN/console.log" >&2 || true
     exit 1
   fi
-  # `systemctl is-system-running --wait` blocks until boot is over (running or degraded).
-  if boot="$(ssh -F "$RUN/ssh_config" -o ConnectTimeout=5 -o BatchMode=yes gpulab-dgx-vm \
+  # `systemctl is-system-running --wait` blocks until boot is over (running or degraded). Right after
+  # `systemctl reboot` this may reach the old system while it shuts down, whose connection then dies
+  # without a word under qemu's user network: keep-alives end such an attempt, and each attempt has a limit.
+  if boot="$(timeout 180 ssh -F "$RUN/ssh_config" -o ConnectTimeout=5 -o BatchMode=yes \
+        -o ServerAliveInterval=5 -o ServerAliveCountMax=3 gpulab-dgx-vm \
         'systemctl is-system-running --wait >/dev/null 2>&1; cat /proc/sys/kernel/random/boot_id' 2>/dev/null)" \
      && [ -n "$boot" ] && [ "$boot" != "$OLD_BOOT" ]; then
     exit 0
