@@ -1,7 +1,7 @@
 # gpulab.dgx — developer commands.
 #   make setup   install system packages, the pinned virtualenv, link the collection,
 #                start dockerd when none runs, build the local base images
-#   make test    lint, sanity, unit, integration, molecule and end-to-end tests (what CI runs)
+#   make test    lint, sanity, unit, then end-to-end beside integration and molecule (what CI runs)
 #   make quick   make test without the end-to-end suite on the test-bed VM
 #   make e2e     the end-to-end suite alone (docs/testbed.md)
 SHELL := /bin/bash
@@ -45,7 +45,9 @@ dockerd:
 images: dockerd
 	scripts/build-base-images.sh
 
-test: quick e2e
+# The end-to-end suite runs beside integration and molecule (scripts/test-overlapped.sh).
+test: lint sanity unit dockerd
+	scripts/test-overlapped.sh
 
 quick: lint sanity unit integration molecule
 

@@ -107,6 +107,9 @@ def burnin(params: Dict[str, Any], client: Any, session: nvml.Nvml, ledger: Any,
     """The whole burn-in; the report (a dict) with the verdict. Raises Refused before anything starts."""
     all_gpus = [session.identity(i) for i in range(session.count())]
     gpus = choose(all_gpus, params.get("gpus"), held_gpus(ledger, all_gpus))
+    busy = run.running_burnins(client)
+    if busy:
+        raise Refused("gpus", params.get("gpus"), "cannot be tested now: another burn-in runs on this host (%s)" % ", ".join(busy))
     expected = params.get("expected_gpus")
     thresholds = verdict.Thresholds(params["temp_margin"], params.get("temp_cap"), params["perf_tolerance"] / 100.0)
     limits = limits_for(session, gpus, runner)
@@ -150,7 +153,7 @@ def burnin(params: Dict[str, Any], client: Any, session: nvml.Nvml, ledger: Any,
             if checks[index]["status"] != 0:
                 row["burn_failures"] = row["burn_failures"] + ["the in-container check failed (exit %s)" % checks[index]["status"]]
         reports.append(row)
-    problems = ["removed containers a previous burn-in left: %s" % ", ".join(removed)] if removed else []
+    notes = ["removed containers a previous burn-in left: %s" % ", ".join(removed)] if removed else []
     host = verdict.host_verdict(reports, expected, len(all_gpus), thresholds)
     for row in reports:
         if row.get("incomplete") and row["verdict"] == "pass":
@@ -159,7 +162,7 @@ def burnin(params: Dict[str, Any], client: Any, session: nvml.Nvml, ledger: Any,
     if result.stopped_early:
         host["problems"].append("stopped early: " + "; ".join("GPU %d: %s" % kv for kv in sorted(result.stopped_early.items())))
         host["verdict"] = "fail"
-    return {"verdict": host["verdict"], "failed_gpus": host["failed_gpus"], "problems": host["problems"], "notes": problems,
+    return {"verdict": host["verdict"], "failed_gpus": host["failed_gpus"], "problems": host["problems"], "notes": notes,
             "gpus_seen": len(all_gpus), "gpus_expected": expected, "driver_version": session.driver_version(),
             "started": started_at, "seconds": result.seconds, "mode": params["mode"], "duration": params["seconds"],
             "thresholds": {"temp_margin": thresholds.temp_margin, "temp_cap": thresholds.temp_cap,

@@ -53,12 +53,18 @@ class RunResult(object):
         self.seconds = 0.0
 
 
+def running_burnins(client: Any) -> List[str]:
+    """Names of running containers of another burn-in on this Docker (by the label only this code sets)."""
+    return sorted(c.name for c in client.containers.list(filters={"label": LABEL, "status": "running"}))
+
+
 def remove_leftovers(client: Any) -> List[str]:
-    """Remove containers a previous burn-in left (by this run's label only); their names."""
+    """Remove stopped containers a previous burn-in left (by the label only this code sets); their names."""
     removed = []
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        container.remove(force=True)
-        removed.append(container.name)
+        if container.status != "running":
+            container.remove(force=True)
+            removed.append(container.name)
     return removed
 
 

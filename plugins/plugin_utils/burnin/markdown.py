@@ -47,6 +47,8 @@ def host_markdown(report: Any, host: str) -> str:
         thresholds.get("temp_margin"), _cell(thresholds.get("temp_cap") or "none"), thresholds.get("perf_tolerance_percent")))
     for problem in report.get("problems") or []:
         lines.append("- **problem:** %s" % _cell(problem))
+    for note in report.get("notes") or []:
+        lines.append("- note: %s" % _cell(note))
     lines += ["", "| GPU | UUID | model | verdict | Gflop/s | vs median | max temp | limit | max power | clock events |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for gpu in report["gpus"]:

@@ -110,3 +110,25 @@ def test_bad_input_fails_before_anything_runs_naming_the_option(gpu_host, tmp_pa
     assert result["failed"] is True and option in result["msg"] and "Traceback" not in result["msg"], result
     assert not os.path.exists(env["GPULAB_TEST_NVML_STATE"] + ".calls")
     assert burnin_containers(gpu_host) == []
+
+
+def test_a_burnin_already_running_is_refused_and_left_alone(gpu_host, stress_image, tmp_path):
+    """Another burn-in's container (running, with the label) is neither touched nor joined; a stopped one left by
+    a crashed run is removed and said so."""
+    image = stress_image()
+    subprocess.run(gpu_host.cli + ["run", "-d", "--name", "gpulab-burnin-other", "--label", "gpulab.burnin=other",
+                                   image, "sleep", "600"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        env = nvml_double(str(tmp_path / "nvml"), gpus(2))
+        args = {"image": image, "seconds": 10, "sample_interval": 1, "docker_host": gpu_host.host, "dcgm_levels": []}
+        refused = run_burnin(args, pythonpath=[str(tmp_path / "nvml")], env=env)
+        assert refused["failed"] is True and "another burn-in runs on this host (gpulab-burnin-other)" in refused["msg"]
+        assert burnin_containers(gpu_host) == ["gpulab-burnin-other"]
+        subprocess.run(gpu_host.cli + ["stop", "-t", "0", "gpulab-burnin-other"], check=True, stdout=subprocess.DEVNULL)
+        done = run_burnin(args, pythonpath=[str(tmp_path / "nvml")], env=env)
+        assert done["verdict"] == "pass" and done["report"]["notes"] == [
+            "removed containers a previous burn-in left: gpulab-burnin-other"], done
+        assert burnin_containers(gpu_host) == []
+    finally:
+        subprocess.run(gpu_host.cli + ["rm", "-f", "gpulab-burnin-other"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
