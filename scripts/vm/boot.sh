@@ -15,6 +15,7 @@
 #   GPULAB_VM_DISK_SIZE size of each blank NVMe drive (default 4G, sparse)
 #   GPULAB_VM_BOOT_TIMEOUT seconds to wait for SSH (default 300)
 #   GPULAB_VM_ACCEL     qemu accelerator (default tcg,thread=multi)
+#   GPULAB_VM_NICE      a nice value for qemu (e.g. -10 while other tests run beside the VM; default: none)
 # Writes $GPULAB_VM_RUN/inventory/ (hosts.yml + group_vars) and $GPULAB_VM_RUN/ssh_config.
 set -euo pipefail
 
@@ -87,6 +88,10 @@ done
 start=$(date +%s)
 qemu-system-x86_64 "${args[@]}"
 log "qemu started (pid $(cat "$RUN/qemu.pid")), SSH on 127.0.0.1:$PORT; waiting for the guest"
+if [ -n "${GPULAB_VM_NICE:-}" ]; then
+  # Only this VM's qemu, by the pid it wrote: the emulated guest keeps its pace beside other tests.
+  renice -n "$GPULAB_VM_NICE" -p "$(cat "$RUN/qemu.pid")" >/dev/null
+fi
 
 cat > "$RUN/ssh_config" <<CFG
 Host gpulab-dgx-vm

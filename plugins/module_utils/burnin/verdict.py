@@ -7,7 +7,8 @@
 A GPU fails on: any reason gpu-burn's output gives (compare errors, FAULTY, a dead worker, a run that
 failed or hung); a temperature above its model's max operating temperature less a margin (or above an
 absolute cap, when one is set); a failing clock event (thermal slowdown, hardware slowdown, power brake);
-more ECC errors or retired/remapped rows after the run than before; an XID error in the kernel log
+pages pending retirement, rows pending remap or a failed remap before the run; more ECC errors or
+retired/remapped rows after the run than before; an XID error in the kernel log
 during the run; a DCGM failure, or a DCGM level that hung or gave nothing; throughput below the median
 of the host's GPUs of the same model by more than a tolerance. The host fails when any GPU fails or
 fewer GPUs are seen than expected. A skipped or not-run DCGM test is a warning, never a pass.
@@ -17,6 +18,11 @@ from __future__ import annotations
 
 import statistics
 from typing import Any, Dict, List, Optional
+
+
+# Counters that fail a GPU when set before the run already: memory the driver has yet to retire or remap, or
+# a remap that failed (the GPU needs a reset, or service).
+PENDING = ("retired_pages_pending", "remapped_rows_pending", "remapped_rows_failure")
 
 
 class Thresholds(object):
@@ -60,6 +66,9 @@ def gpu_verdict(gpu: Dict[str, Any], thresholds: Thresholds) -> Dict[str, Any]:
         reasons.append("temperature %d C above its limit %d C" % (max_temp, limit))
     for name, count in sorted((gpu.get("throttle_failing") or {}).items()):
         reasons.append("clock event %s in %d samples" % (name, count))
+    pending = [name for name in PENDING if (gpu.get("ecc_before") or {}).get(name)]
+    if pending:
+        reasons.append("before the run: %s (a GPU reset or reboot applies them; then run the burn-in again)" % ", ".join(pending))
     grown = _counter_growth(gpu.get("ecc_before") or {}, gpu.get("ecc_after") or {})
     if grown:
         reasons.append("ECC/row errors grew: %s" % ", ".join(grown))

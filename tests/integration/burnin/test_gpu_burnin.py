@@ -132,3 +132,38 @@ def test_a_burnin_already_running_is_refused_and_left_alone(gpu_host, stress_ima
     finally:
         subprocess.run(gpu_host.cli + ["rm", "-f", "gpulab-burnin-other"], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+DCGMI_DOUBLE = """#!/bin/sh
+# TEST DOUBLE of dcgmi (written by tests/integration/burnin/test_gpu_burnin.py): it is not NVIDIA's DCGM. For
+# `dcgmi diag -r N -j -i IDS` it logs its arguments and prints a recorded DCGM 4 answer in which GPU 1 fails.
+echo "$@" >> %(log)s
+cat %(answer)s
+exit 226
+"""
+
+
+def test_dcgm_levels_and_the_in_container_check_fail_their_gpus(gpu_host, stress_image, tmp_path):
+    """dcgmi (a TEST DOUBLE on PATH) runs once per level on the GPUs under test and fails GPU 1; the in-container
+    check runs once per GPU with that GPU alone (it fails where NVIDIA_VISIBLE_DEVICES is GPU 0's UUID)."""
+    state = gpus(2)
+    bin_dir, log = tmp_path / "bin", tmp_path / "dcgmi.log"
+    bin_dir.mkdir()
+    answer = os.path.join(os.path.dirname(__file__), "..", "..", "unit", "fixtures", "burnin", "dcgmi-diag-v4-fail.json")
+    (bin_dir / "dcgmi").write_text(DCGMI_DOUBLE % {"log": log, "answer": os.path.abspath(answer)})
+    (bin_dir / "dcgmi").chmod(0o755)
+    env = nvml_double(str(tmp_path / "nvml"), state)
+    image = stress_image()
+    result = run_burnin({"image": image, "seconds": 10, "sample_interval": 1, "docker_host": gpu_host.host,
+                         "dcgm_levels": [1, 2], "check_image": image,
+                         "check_command": ["sh", "-c", 'test "$NVIDIA_VISIBLE_DEVICES" != "%s"' % state[0]["uuid"]]},
+                        pythonpath=[str(tmp_path / "nvml")], env=env, path_prefix=str(bin_dir))
+    report = result["report"]
+    assert result["failed_gpus"] == [0, 1], report["gpus"]
+    assert log.read_text().splitlines() == ["diag -r 1 -j -i 0,1", "diag -r 2 -j -i 0,1"]
+    rows = dict((g["index"], g) for g in report["gpus"])
+    assert "the in-container check failed (exit 1)" in rows[0]["reasons"] and rows[1]["check"]["status"] == 0
+    assert "DCGM level 2 fail: memory (Detected 2 uncorrectable DBE errors)" in rows[1]["reasons"]
+    assert not [r for r in rows[0]["reasons"] if r.startswith("DCGM")]
+    assert [d["level"] for d in report["dcgm"]] == [1, 2] and report["dcgm_installed"] is True
+    assert burnin_containers(gpu_host) == []

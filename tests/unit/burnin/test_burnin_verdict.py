@@ -11,19 +11,22 @@ ABSOLUTE = {"max_operating": 85, "slowdown": 89, "shutdown": 92, "source": "abso
 
 def healthy(index, gflops=19000.0, name="NVIDIA A100-SXM4-80GB"):
     return {"index": index, "name": name, "gflops": gflops, "max_temp": 70, "limits": dict(ABSOLUTE),
-            "burn_failures": [], "throttle_failing": {}, "ecc_before": {"volatile_uncorrected": 0, "retired_pending": 0},
-            "ecc_after": {"volatile_uncorrected": 0, "retired_pending": 0}, "xids": [], "dcgm": []}
+            "burn_failures": [], "throttle_failing": {}, "ecc_before": {"volatile_uncorrected": 0, "retired_pages_pending": 0},
+            "ecc_after": {"volatile_uncorrected": 0, "retired_pages_pending": 0}, "xids": [], "dcgm": []}
 
 
 FAILURES = {
     "burn": lambda g: g.update(burn_failures=["gpu-burn marked it FAULTY"]),
     "hot": lambda g: g.update(max_temp=81),
     "throttle": lambda g: g.update(throttle_failing={"hw_thermal_slowdown": 3}),
-    "ecc": lambda g: g.update(ecc_after={"volatile_uncorrected": 2, "retired_pending": 0}),
+    "ecc": lambda g: g.update(ecc_after={"volatile_uncorrected": 2, "retired_pages_pending": 0}),
     "xid": lambda g: g.update(xids=["NVRM: Xid (PCI:0000:07:00): 79, GPU has fallen off the bus"]),
     "dcgm": lambda g: g.update(dcgm=[{"failures": ["DCGM level 2 fail: GPU Memory"], "warnings": []}]),
     "slow": lambda g: g.update(gflops=15000.0),
     "stopped": lambda g: g.update(stopped_early="84 C is within 5 C of its slowdown temperature 89 C"),
+    "pending": lambda g: g.update(ecc_before={"volatile_uncorrected": 0, "retired_pages_pending": 0, "remapped_rows_pending": 1},
+                                  ecc_after={"volatile_uncorrected": 0, "retired_pages_pending": 0, "remapped_rows_pending": 1}),
+    "remap_failed": lambda g: g.update(ecc_before={"remapped_rows_failure": 1}, ecc_after={"remapped_rows_failure": 1}),
 }
 
 
