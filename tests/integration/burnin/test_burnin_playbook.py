@@ -70,3 +70,56 @@ def test_refused_while_a_tenant_holds_a_gpu_and_nothing_is_written(gpu_host, gpu
     assert "is empty while tenants hold GPUs (%d: %s)" % (tenant["gpu_indices"][0], tenant["name"]) in done.stdout, done.stdout[-3000:]
     assert not reports.exists()
     assert burnin_containers(gpu_host) == []
+
+
+MAKE_DOUBLE = """#!/bin/sh
+# TEST DOUBLE of make in a stand-in for a CUDA devel image (written by test_burnin_playbook.py): it is not
+# nvcc's build of gpu-burn; it installs the gpu-burn TEST DOUBLE shipped in the source archive as gpu_burn.
+set -e
+cp gpu_burn.double gpu_burn
+chmod 755 gpu_burn
+"""
+
+
+def test_gpu_burn_is_built_from_its_source_archive_once_per_version(gpu_host, stress_image, tmp_path):
+    """tasks/image.yml for real on the GPU test dockerd: download (a file:// URL with its checksum), unpack, build on
+    the base image without a network; the burn-in then runs the built image. A second run finds the image."""
+    import hashlib
+    import tarfile
+    from burnin_helpers import BASE, HERE
+    base_ctx = tmp_path / "base"
+    base_ctx.mkdir()
+    (base_ctx / "make").write_text(MAKE_DOUBLE)
+    (base_ctx / "make").chmod(0o755)
+    (base_ctx / "Dockerfile").write_text("FROM %s\nCOPY make /usr/local/bin/make\n" % BASE)
+    base = "gpulab-test-burnin/cuda-devel-double:1"
+    subprocess.run(["docker", "build", "-q", "-t", base, str(base_ctx)], check=True, stdout=subprocess.DEVNULL,
+                   env=dict(os.environ, DOCKER_BUILDKIT="0"))
+    gpu_host.load_image(base)
+    source = tmp_path / "gpu-burn-9.9"
+    source.mkdir()
+    with open(os.path.join(HERE, "gpu_burn_double.py")) as handle:
+        (source / "gpu_burn.double").write_text("#!/usr/bin/env python3\n" + handle.read())
+    archive = tmp_path / "gpu-burn-9.9.tar.gz"
+    with tarfile.open(str(archive), "w:gz") as tar:
+        tar.add(str(source), arcname="gpu-burn-9.9")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    image = "gpulab-test-burnin/gpu-burn:test-%s" % digest[:8]
+    subprocess.run(gpu_host.cli + ["rmi", "-f", image], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    extra = {"gpu_burnin_build": True, "gpu_burnin_base_image": base, "gpu_burnin_gpu_burn_version": "9.9",
+             "gpu_burnin_gpu_burn_url": "file://%s" % archive, "gpu_burnin_gpu_burn_checksum": "sha256:" + digest,
+             "gpu_burnin_image": image, "gpu_burnin_command": ["/opt/gpu-burn/gpu_burn", "{seconds}"]}
+    try:
+        done, reports = play(tmp_path, gpu_host, image, gpus(2), **extra)
+        assert done.returncode == 0, done.stdout[-4000:]
+        assert "TASK [gpulab.dgx.gpu_burnin : Build the image]" in done.stdout
+        labels = subprocess.run(gpu_host.cli + ["image", "inspect", "-f", "{{json .Config.Labels}}", image], check=True,
+                                stdout=subprocess.PIPE, universal_newlines=True).stdout
+        assert '"gpulab.gpu-burn.version":"9.9"' in labels
+        assert json.loads((reports / "localhost.json").read_text())["verdict"] == "pass"
+        again, _reports = play(tmp_path, gpu_host, image, gpus(2), **extra)
+        assert again.returncode == 0, again.stdout[-3000:]
+        build = again.stdout.split("TASK [gpulab.dgx.gpu_burnin : Build the image]")[1].split("TASK [")[0]
+        assert "skipping: [localhost]" in build and "changed" not in build, build
+    finally:
+        subprocess.run(gpu_host.cli + ["rmi", "-f", image], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
