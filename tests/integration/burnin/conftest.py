@@ -2,31 +2,15 @@
 with the tenant suite's images and network, a tenant made by the tenant module there, and the gpu-burn
 TEST DOUBLE image."""
 
-import importlib.util
-import os
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TENANT_DIR = os.path.join(os.path.dirname(HERE), "tenant")
-if TENANT_DIR not in sys.path:
-    sys.path.insert(0, TENANT_DIR)
+from tenant_suite import SHARED, tenant_fixtures
 
-# The tenant suite's fixtures, loaded under a name of their own (as tests/integration/metrics does).
-_SPEC = importlib.util.spec_from_file_location("gpulab_tenant_conftest_burnin", os.path.join(TENANT_DIR, "conftest.py"))
-_TENANT = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(_TENANT)
-ssh_key = _TENANT.ssh_key
-tenant_images_built = _TENANT.tenant_images_built
-tenant_network = _TENANT.tenant_network
-tenant_host = _TENANT.tenant_host
-gpu_host = _TENANT.gpu_host
-gpu_containers = _TENANT.gpu_containers
+globals().update(tenant_fixtures("gpulab_tenant_conftest_burnin"))
 
-from burnin_helpers import build_stress_image  # noqa: E402  (after the path above)
+from burnin_helpers import build_stress_image  # noqa: E402  (after the tenant suite's helpers are on the path)
 
-__all__ = ["ssh_key", "tenant_images_built", "tenant_network", "tenant_host", "gpu_host", "gpu_containers", "stress_image"]
+__all__ = list(SHARED) + ["stress_image"]
 
 
 @pytest.fixture(scope="session")
