@@ -109,21 +109,13 @@ allocation:
 
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module, require_docker_sdk
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.refresh import MetricsError
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.report.read import NVML_CHOICES, read_report
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 
-try:
-    import docker  # noqa: F401 pylint: disable=unused-import
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
 
 ARGUMENT_SPEC = dict(
     topology=dict(type="dict"),
@@ -134,8 +126,7 @@ ARGUMENT_SPEC = dict(
 
 def main():
     module = new_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    require_docker_sdk(module)
     run = nvidia_smi_runner(module)
     try:
         report = read_report(module.params, lambda nvml: read_host_topology(require_gpus=False, run=run, nvml=nvml))

@@ -167,31 +167,21 @@ plan:
 import shutil
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin.commands import command_runner
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin.flow import Refused, burnin, choose, held_gpus
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin.metrics import burnin_series
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin.nvml import Nvml, NvmlUnavailable
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin.options import ARGUMENT_SPEC, check_params
-from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.module import new_module, require_docker_sdk
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect, resolve_host
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.write import write_atomic
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
 
-try:
-    import docker  # noqa: F401 pylint: disable=unused-import
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError:
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = traceback.format_exc()
-
 
 def main():
     module = new_module(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+    require_docker_sdk(module)
     session = None
     try:
         params = check_params(module.params)

@@ -9,9 +9,10 @@ traceback (ansible-core's check_type_int raises OverflowError or decimal.Invalid
 from __future__ import annotations
 
 import decimal
+import traceback
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from ansible.module_utils.basic import AnsibleModule, _load_params
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 
 def unreadable_ints(spec: Dict[str, Any], params: Any, prefix: str = "") -> Iterator[Tuple[str, Any]]:
@@ -57,3 +58,11 @@ def new_module(**kwargs: Any) -> AnsibleModule:
     module = AnsibleModule(argument_spec=_masked(spec), supports_check_mode=True)
     module.fail_json(msg="%s: %r is not a whole number" % found, field=found[0])
     raise AssertionError("fail_json returned")  # not reached: fail_json exits
+
+
+def require_docker_sdk(module: AnsibleModule) -> None:
+    """Fail `module` as Ansible's modules do when the Docker SDK for Python cannot be imported on the host."""
+    try:
+        import docker  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("docker"), exception=traceback.format_exc())
