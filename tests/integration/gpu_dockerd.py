@@ -42,7 +42,7 @@ exit 0
 class GpuDockerd(object):
     """A dockerd with the hook TEST DOUBLE on its PATH, in a private directory."""
 
-    def __init__(self, root=None, ready_timeout=60.0):
+    def __init__(self, root=None, ready_timeout=180.0):
         self.root = root or tempfile.mkdtemp(prefix="gpulab-gpu-dockerd.")
         self.bin_dir = os.path.join(self.root, "bin")
         self.hook_log = os.path.join(self.root, "hook-calls")

@@ -22,9 +22,10 @@ from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import (
-    NvidiaSmiError, read_gpu_list, read_topo_matrix)
+    NvidiaSmiError, read_gpu_list, read_topo_matrix, run_checked)
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import (
     DEFAULT_LOCAL_DISTANCE, DEFAULT_REMOTE_DISTANCE, TopologyError, new_gpu, pair_key)
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import MigError, parse_smi_list, read_nvml_instances
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topo_matrix
 
 # NVML's nvmlGpuTopologyLevel_t -> the label nvidia-smi prints.
@@ -94,7 +95,8 @@ def read_host_topology(sysfs_root: str = "/sys", nvml: Any = None, require_gpus:
         cpus = sorted(set(local or (nodes.get(numa_node, []) if numa_node >= 0 else [])) & allowed)
         topo["gpus"].append(new_gpu(dev["index"], numa_node=numa_node, cpus=cpus, uuid=dev["uuid"],
                                     pci_bus_id=dev["pci_bus_id"], name=dev["name"],
-                                    memory_mib=dev["memory_mib"], mig_mode=dev["mig_mode"]))
+                                    memory_mib=dev["memory_mib"], mig_mode=dev["mig_mode"],
+                                    mig_instances=dev.get("mig_instances")))
     topo["links"] = links
     topo["source"] = source
     return topo
@@ -283,6 +285,14 @@ def _read_nvidia_smi(run: Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
         raise _Unreadable("nvidia-smi --query-gpu lists GPUs %s but nvidia-smi topo -m shows GPUs %s"
                           % (indices, in_matrix))
     modes = {True: "Enabled", False: "Disabled", None: None}
+    instances: Dict[int, List[Dict[str, Any]]] = {}
+    if any(gpu["mig_mode"] for gpu in listed):
+        try:
+            instances = parse_smi_list(run_checked(run, ["-L"]))
+        except NvidiaSmiError as exc:
+            raise _Unreadable(_smi_problem(exc))
+        except MigError as exc:
+            raise _Unreadable("nvidia-smi -L could not be read: %s" % exc)
     devices = [{
         "index": gpu["index"],
         "uuid": gpu["uuid"],
@@ -290,6 +300,7 @@ def _read_nvidia_smi(run: Any) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
         "name": gpu["name"],
         "memory_mib": gpu["memory_total_mib"],
         "mig_mode": modes[gpu["mig_mode"]],
+        "mig_instances": instances.get(gpu["index"], []) if gpu["mig_mode"] else None,
     } for gpu in listed]
     return devices, matrix["links"]
 
@@ -319,6 +330,7 @@ def _device(nvml: Any, error: Any, index: int, handle: Any) -> Dict[str, Any]:
         "name": _text(nvml.nvmlDeviceGetName(handle)),
         "memory_mib": int(nvml.nvmlDeviceGetMemoryInfo(handle).total) // (1024 * 1024),
         "mig_mode": mig_mode,
+        "mig_instances": read_nvml_instances(nvml, error, handle, _text) if mig_mode == "Enabled" else None,
     }
 
 

@@ -6,7 +6,9 @@
 
 Shape (see DESIGN.md)::
 
-    gpus: [{index, uuid, pci_bus_id, name, numa_node, cpus: [int], memory_mib, mig_mode}]
+    gpus: [{index, uuid, pci_bus_id, name, numa_node, cpus: [int], memory_mib, mig_mode,
+            mig_instances: [{profile, gi, ci, uuid, memory_mib}]}]     (mig_instances: MIG mode on only;
+                                                                      topology/mig.py)
     links: {"i,j": "NV12"|"PIX"|"PXB"|"PHB"|"NODE"|"SYS"}   (i < j; SOC is read as SYS)
     numa_nodes: {"<id>": {cpus: [int], distance: {"<id>": int}}}
     siblings: [[int, int], ...]                               (hyperthreads of one core)
@@ -24,6 +26,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import MigError, check_instances
 
 LINK_SCORES = {"PIX": 50, "PXB": 40, "PHB": 30, "NODE": 20, "SYS": 10}
 NVLINK_BASE = 100
@@ -69,9 +72,11 @@ def pair_key(i: int, j: int) -> str:
 
 def new_gpu(index: int, numa_node: int = -1, cpus: Optional[List[int]] = None, uuid: Optional[str] = None,
             pci_bus_id: Optional[str] = None, name: Optional[str] = None,
-            memory_mib: Optional[int] = None, mig_mode: Optional[str] = None) -> Dict[str, Any]:
-    """One GPU entry of the topology dict, with every contract key present."""
-    return {
+            memory_mib: Optional[int] = None, mig_mode: Optional[str] = None,
+            mig_instances: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """One GPU entry of the topology dict, with every contract key present (mig_instances only
+    when MIG mode is on)."""
+    gpu = {
         "index": int(index),
         "uuid": uuid,
         "pci_bus_id": pci_bus_id,
@@ -81,6 +86,9 @@ def new_gpu(index: int, numa_node: int = -1, cpus: Optional[List[int]] = None, u
         "memory_mib": memory_mib,
         "mig_mode": mig_mode,
     }
+    if mig_instances is not None:
+        gpu["mig_instances"] = check_instances(int(index), mig_instances)
+    return gpu
 
 
 def default_distances(node_ids: List[int]) -> Dict[str, Dict[str, int]]:
@@ -134,6 +142,7 @@ def check_topology(topology: Any) -> Dict[str, Any]:
     if not isinstance(raw_gpus, list):
         raise TopologyError("topology gpus must be a list")
     indices = set()
+    mig_seen: Dict[str, int] = {}
     for gpu in raw_gpus:
         if not isinstance(gpu, dict) or "index" not in gpu:
             raise TopologyError("each GPU in topology gpus needs an index, got %r" % (gpu,))
@@ -149,6 +158,15 @@ def check_topology(topology: Any) -> Dict[str, Any]:
         entry["index"] = index
         entry["numa_node"] = numa_node
         entry["cpus"] = _int_list(gpu.get("cpus") or [], "GPU %d cpus" % index)
+        if gpu.get("mig_instances") is not None:
+            try:
+                entry["mig_instances"] = check_instances(index, gpu["mig_instances"])
+            except MigError as exc:
+                raise TopologyError(str(exc))
+            for inst in entry["mig_instances"]:
+                if inst["uuid"] in mig_seen:
+                    raise TopologyError("MIG instance %s is listed on GPUs %d and %d" % (inst["uuid"], mig_seen[inst["uuid"]], index))
+                mig_seen[inst["uuid"]] = index
         gpus.append(entry)
     gpus.sort(key=lambda g: g["index"])
     links = {}

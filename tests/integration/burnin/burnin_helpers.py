@@ -7,6 +7,10 @@ import subprocess
 import sys
 import tempfile
 
+# A run that a critical temperature must stop early: long enough that no slow or busy machine ends it before
+# its first few samples (the double runs for as long as it is told; a stopped run takes seconds).
+RAMP_SECONDS = 900
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 BASE = "gpulab/debian12:latest"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from burnin_helpers import ROOT, nvml_double
+from burnin_helpers import RAMP_SECONDS, ROOT, nvml_double
 from tenant_helpers import create, gpu_topology
 from test_gpu_burnin import burnin_containers, gpus
 
@@ -56,11 +56,11 @@ def test_a_healthy_host_passes(gpu_host, stress_image, tmp_path):
 
 def test_a_temperature_ramp_stops_the_play_early_naming_the_gpu(gpu_host, stress_image, tmp_path):
     done, reports = play(tmp_path, gpu_host, stress_image(), gpus(3, temps={2: [60, 75, 88, 90]}),
-                         gpu_burnin_seconds=60, gpu_burnin_mode="all")
+                         gpu_burnin_seconds=RAMP_SECONDS, gpu_burnin_mode="all")
     assert done.returncode != 0
     text = " ".join(done.stdout.split())
     assert "stopped early: GPU 2: 88 C is within 2 C of its slowdown temperature 89 C; GPU 2 (report:" in text, done.stdout[-3000:]
-    assert json.loads((reports / "localhost.json").read_text())["seconds"] < 60
+    assert json.loads((reports / "localhost.json").read_text())["seconds"] < RAMP_SECONDS
 
 
 def test_refused_while_a_tenant_holds_a_gpu_and_nothing_is_written(gpu_host, gpu_containers, stress_image, tenant_host, tmp_path):

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from burnin_helpers import nvml_double, run_burnin, temperature_calls
+from burnin_helpers import RAMP_SECONDS, nvml_double, run_burnin, temperature_calls
 from tenant_helpers import create, gpu_topology
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -57,11 +57,11 @@ def test_a_faulty_gpu_fails_alone_although_gpu_burn_exits_0(gpu_host, stress_ima
 def test_a_temperature_ramp_stops_the_run_early_and_fails_naming_the_gpu(gpu_host, stress_image, tmp_path):
     state = gpus(3, temps={2: [60, 75, 88, 90]})  # slowdown 89, stop margin 2: 88 stops it
     env = nvml_double(str(tmp_path / "nvml"), state)
-    result = run_burnin({"image": stress_image(), "seconds": 60, "mode": "all", "sample_interval": 1,
+    result = run_burnin({"image": stress_image(), "seconds": RAMP_SECONDS, "mode": "all", "sample_interval": 1,
                          "docker_host": gpu_host.host, "dcgm_levels": []}, pythonpath=[str(tmp_path / "nvml")], env=env)
     report = result["report"]
     assert result["verdict"] == "fail" and result["failed_gpus"] == [2], report
-    assert report["seconds"] < 60
+    assert report["seconds"] < RAMP_SECONDS
     assert any("GPU 2: 88 C is within 2 C of its slowdown temperature 89 C" in p for p in report["problems"]), report["problems"]
     rows = dict((g["index"], g) for g in report["gpus"])
     assert any("stopped early" in r for r in rows[2]["reasons"]) and rows[2]["max_temp"] == 88

@@ -188,8 +188,8 @@ def wait_for_sshd(container, port):
             break
     else:
         raise AssertionError("container ended before sshd listened: " + seen.decode())
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.settimeout(30)
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.settimeout(120)
         banner = sock.recv(64)
     assert banner.startswith(b"SSH-2.0-"), banner
 

@@ -114,7 +114,7 @@ class NodeExporter(object):
             [binary(NODE_EXPORTER, "prometheus-node-exporter"), "--web.listen-address=127.0.0.1:%d" % self.port,
              "--collector.disable-defaults", "--collector.textfile", "--collector.textfile.directory=%s" % directory],
             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError("node_exporter exited with %s" % self.process.returncode)

@@ -2,6 +2,8 @@
 nvidia-container-runtime-hook (tests/integration/gpu_dockerd.py): no GPU is involved; Docker's
 GPU path runs end to end up to the hook."""
 
+import time
+
 import pytest
 
 from tenant_helpers import IMAGE_V1, IMAGE_V2, PREFIX, gpu_topology, run_module
@@ -27,7 +29,8 @@ def login_env(container):
 
 def wait_for_login_env(container):
     """Poll until the entrypoint has written the login environment (it does so before sshd)."""
-    for _attempt in range(200):
+    deadline = time.monotonic() + 180  # a bound for a failure, not a pace: each try is a docker exec
+    while time.monotonic() < deadline:
         if container.exec_run(["grep", "-q", "NVIDIA_VISIBLE_DEVICES", "/etc/profile.d/gpulab-env.sh"]).exit_code == 0:
             return
         container.reload()

@@ -26,18 +26,19 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant import run as te
 from ansible_collections.gpulab.dgx.plugins.modules import gpu_info, tenant
 
 from .test_host_gpu_readers import (
-    A100_GPU_NODES, DRIVER_NOT_LOADED, a100_query_gpu, a100_topo_m, no_pynvml, trees, two_socket, write)
+    A100_GPU_NODES, DRIVER_NOT_LOADED, a100_query_gpu, a100_smi_list, a100_topo_m, no_pynvml, trees, two_socket, write)
 
 __all__ = ["no_pynvml"]  # a fixture used below
 
 
-def nvidia_smi_double(tmp_path, monkeypatch, query, topo, rc=0):
+def nvidia_smi_double(tmp_path, monkeypatch, query, topo, rc=0, listing=""):
     """Put a TEST DOUBLE nvidia-smi first on PATH: --query-gpu=... prints `query`, topo -m prints
-    `topo`, both exit `rc`."""
+    `topo`, -L prints `listing`, all exit `rc`."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "query.txt").write_text(query)
     (bindir / "topo.txt").write_text(topo)
+    (bindir / "list.txt").write_text(listing)
     script = bindir / "nvidia-smi"
     script.write_text(
         '#!/bin/sh\n'
@@ -45,8 +46,9 @@ def nvidia_smi_double(tmp_path, monkeypatch, query, topo, rc=0):
         'case "$1" in\n'
         '  --query-gpu=*) cat "%s"; exit %d ;;\n'
         '  topo) cat "%s"; exit %d ;;\n'
+        '  -L) cat "%s"; exit %d ;;\n'
         '  *) echo "TEST DOUBLE: unexpected arguments: $*"; exit 2 ;;\n'
-        'esac\n' % (bindir / "query.txt", rc, bindir / "topo.txt", rc))
+        'esac\n' % (bindir / "query.txt", rc, bindir / "topo.txt", rc, bindir / "list.txt", rc))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", "%s%s%s" % (bindir, os.pathsep, os.environ.get("PATH", "")))
 
@@ -62,7 +64,7 @@ def host_trees(tmp_path, monkeypatch, module, gpu_device=True):
 
 def test_gpu_info_without_pynvml_reads_nvidia_smi(tmp_path, monkeypatch, no_pynvml, run_module):
     host_trees(tmp_path, monkeypatch, gpu_info)
-    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m())
+    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m(), listing=a100_smi_list())
     out = run_module(gpu_info, {})
     assert not out["failed"], out.get("msg")
     assert out["topology"]["source"] == "nvidia-smi"
@@ -126,7 +128,7 @@ TENANT = {"name": "alice", "image": "img:1", "gpus": 2, "cpus": 8, "memory": "8G
 def test_tenant_places_on_gpus_read_through_nvidia_smi(tmp_path, monkeypatch, no_pynvml, tenant_without_docker,
                                                        run_module):
     host_trees(tmp_path, monkeypatch, tenant)
-    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m())
+    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m(), listing=a100_smi_list())
     out = run_module(tenant, TENANT, check=True)
     assert not out["failed"], out.get("msg")
     assert len(out["tenant"]["gpus"]) == 2 and all(g.startswith("GPU-1d2c3b4a-") for g in out["tenant"]["gpus"])

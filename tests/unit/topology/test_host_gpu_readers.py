@@ -38,6 +38,12 @@ def a100_topo_m():
     return fixture_text("dgx-a100-epyc7742.txt").split("## nvidia-smi topo -m\n", 1)[1]
 
 
+def a100_smi_list():
+    """The constructed `nvidia-smi -L` of that machine (GPU 4 with two 3g.20gb MIG instances)."""
+    return "\n".join(l for l in fixture_text("constructed-dgx-a100-nvidia-smi-L.txt").splitlines()
+                     if not l.startswith("#")) + "\n"
+
+
 def a100_query_gpu():
     """The constructed --query-gpu CSV for the same machine, without its comment line."""
     return fixture_text("constructed-dgx-a100-query-gpu.csv").split("\n", 1)[1]
@@ -47,8 +53,8 @@ class SmiTestDouble(object):
     """TEST DOUBLE of nvidia-smi as nvidia_smi.nvidia_smi_runner runs it: run(args) -> (rc, stdout,
     stderr), from canned answers; `calls` records the arguments. missing=True: no nvidia-smi."""
 
-    def __init__(self, query=(0, "", ""), topo=(0, "", ""), missing=False):
-        self.answers = {"--query-gpu": query, "topo": topo}
+    def __init__(self, query=(0, "", ""), topo=(0, "", ""), missing=False, listing=(0, "", "")):
+        self.answers = {"--query-gpu": query, "topo": topo, "-L": listing}
         self.missing = missing
         self.calls = []
 
@@ -61,7 +67,7 @@ class SmiTestDouble(object):
 
 
 def working_smi():
-    return SmiTestDouble(query=(0, a100_query_gpu(), ""), topo=(0, a100_topo_m(), ""))
+    return SmiTestDouble(query=(0, a100_query_gpu(), ""), topo=(0, a100_topo_m(), ""), listing=(0, a100_smi_list(), ""))
 
 
 def failing_smi():
@@ -101,6 +107,10 @@ def test_without_pynvml_gpus_come_from_nvidia_smi(tmp_path, no_pynvml):
     assert gpu0["pci_bus_id"] == "00000000:07:00.0"
     assert gpu0["name"] == "NVIDIA A100-SXM4-40GB" and gpu0["memory_mib"] == 40960
     assert [g["mig_mode"] for g in topo["gpus"]] == ["Disabled"] * 4 + ["Enabled"] + ["Disabled"] * 3
+    # MIG instances from `nvidia-smi -L`, asked only because a GPU has MIG on; only that GPU carries them.
+    assert [i["profile"] for i in topo["gpus"][4]["mig_instances"]] == ["3g.20gb", "3g.20gb"]
+    assert [g for g in range(8) if "mig_instances" in topo["gpus"][g]] == [4]
+    assert ["-L"] in smi.calls
     # NUMA nodes and CPUs from sysfs (by PCI bus id), the links from topo -m.
     assert [g["numa_node"] for g in topo["gpus"]] == A100_GPU_NODES
     assert topo["gpus"][2]["cpus"] == parse_cpuset("16-31,144-159")
@@ -215,3 +225,19 @@ def test_evidence_lists_few_device_nodes_and_the_proc_gpus(tmp_path):
     found = topology_host.nvidia_evidence(str(tmp_path / "sys"), str(tmp_path / "dev"), str(tmp_path / "proc"))
     assert found[0].endswith("/dev/nvidia3 ... (10 in all)")
     assert found[1].endswith("driver/nvidia/gpus lists 0000:07:00.0")
+
+
+def test_without_mig_nvidia_smi_list_is_not_asked(tmp_path, no_pynvml):
+    sysfs, dev, proc = trees(tmp_path)
+    query = a100_query_gpu().replace(", Enabled, 40960, Enabled", ", Enabled, 40960, Disabled")
+    smi = SmiTestDouble(query=(0, query, ""), topo=(0, a100_topo_m(), ""))
+    topo = read_host_topology(sysfs, require_gpus=False, run=smi, dev_root=dev, proc_root=proc)
+    assert ["-L"] not in smi.calls and all("mig_instances" not in g for g in topo["gpus"])
+
+
+def test_an_unreadable_mig_listing_names_nvidia_smi_list(tmp_path, no_pynvml):
+    sysfs, dev, proc = trees(tmp_path)
+    smi = SmiTestDouble(query=(0, a100_query_gpu(), ""), topo=(0, a100_topo_m(), ""),
+                        listing=(0, "  MIG 1g.5gb Device 0: (UUID: MIG-feb88891-0321-5fef-9c87-d4af3b54259e)\n", ""))
+    with pytest.raises(TopologyError, match="nvidia-smi -L could not be read"):
+        read_host_topology(sysfs, run=smi, dev_root=dev, proc_root=proc)

@@ -32,10 +32,11 @@ class NvmlTestDouble(object):
         def __init__(self, **kw):
             self.__dict__.update(kw)
 
-    def __init__(self, gpus, nvlinks=None, pcie=None, init_error=None):
+    def __init__(self, gpus, nvlinks=None, pcie=None, init_error=None, mig_devices=None):
         # gpus: [(bus_id, name, mib, mig)], nvlinks: {gpu: [remote bus id per link]},
-        # pcie: {(i, j): level}
+        # pcie: {(i, j): level}, mig_devices: {gpu: {slot: (profile, gi, ci, mib)}} (7 slots per GPU)
         self.gpus = gpus
+        self.mig_devices = mig_devices or {}
         self.nvlinks = nvlinks or {}
         self.pcie = pcie or {}
         self.init_error = init_error
@@ -56,16 +57,36 @@ class NvmlTestDouble(object):
         return index
 
     def nvmlDeviceGetUUID(self, h):
+        if isinstance(h, tuple):  # a MIG device handle: (gpu, slot)
+            return "MIG-7e570000-0000-5000-8000-%06d%06d" % h
         return "GPU-test-double-%d" % h
 
     def nvmlDeviceGetPciInfo(self, h):
         return self._Obj(busId=self.gpus[h][0].encode())
 
     def nvmlDeviceGetName(self, h):
+        if isinstance(h, tuple):
+            return "%s MIG %s" % (self.gpus[h[0]][1], self.mig_devices[h[0]][h[1]][0])
         return self.gpus[h][1]
 
     def nvmlDeviceGetMemoryInfo(self, h):
+        if isinstance(h, tuple):
+            return self._Obj(total=self.mig_devices[h[0]][h[1]][3] * 1024 * 1024)
         return self._Obj(total=self.gpus[h][2] * 1024 * 1024)
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, h):
+        return 7
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, h, slot):
+        if slot not in self.mig_devices.get(h, {}):
+            raise self.NVMLError("Not Found")
+        return (h, slot)
+
+    def nvmlDeviceGetGpuInstanceId(self, h):
+        return self.mig_devices[h[0]][h[1]][1]
+
+    def nvmlDeviceGetComputeInstanceId(self, h):
+        return self.mig_devices[h[0]][h[1]][2]
 
     def nvmlDeviceGetMigMode(self, h):
         if self.gpus[h][3] is None:
@@ -140,6 +161,21 @@ def test_direct_nvlink_bonds_pcie_and_numa(tmp_path):
     assert topo["numa_nodes"]["1"] == {"cpus": parse_cpuset("4-7,12-15"), "distance": {"0": 21, "1": 10}}
     assert [0, 8] in topo["siblings"] and [7, 15] in topo["siblings"]
     assert nvml.calls == ["init", "shutdown"]
+
+
+def test_mig_instances_read_through_nvml_device_handles(tmp_path):
+    root = two_socket(tmp_path)
+    # GPU 1 is partitioned (two 3g.20gb in slots 0 and 2, slot 1 empty); GPU 0 has MIG on, no instance yet.
+    nvml = NvmlTestDouble(
+        gpus=[(BUS[0], "NVIDIA A100-SXM4-40GB", 40960, True), (BUS[1], "NVIDIA A100-SXM4-40GB", 40960, True),
+              (BUS[2], "NVIDIA A100-SXM4-40GB", 40960, False), (BUS[3], "Test GPU", 40960, None)],
+        mig_devices={1: {2: ("3g.20gb", 2, 0, 19968), 0: ("3g.20gb", 1, 0, 19968)}})
+    topo = read_host_topology(root, nvml=nvml)
+    assert topo["gpus"][0]["mig_instances"] == []
+    assert topo["gpus"][1]["mig_instances"] == [
+        {"profile": "3g.20gb", "gi": 1, "ci": 0, "uuid": "MIG-7e570000-0000-5000-8000-000001000000", "memory_mib": 19968},
+        {"profile": "3g.20gb", "gi": 2, "ci": 0, "uuid": "MIG-7e570000-0000-5000-8000-000001000002", "memory_mib": 19968}]
+    assert "mig_instances" not in topo["gpus"][2] and "mig_instances" not in topo["gpus"][3]
 
 
 def test_pcie_levels_map_to_nvidia_smi_labels(tmp_path):
