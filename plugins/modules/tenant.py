@@ -47,6 +47,15 @@ options:
     description: Number of whole GPUs to dedicate.
     type: int
     default: 0
+  mig:
+    description:
+      - "MIG instances instead of whole GPUs, as C({profile: 1g.10gb, count: 1}) (C(count) defaults to 1)."
+      - Placed on free instances of that profile which the host's MIG layout (role C(gpu_partition)) created,
+        NUMA-local to the tenant's CPUs, partly used GPUs first (docs/placement.md); the container gets them by
+        MIG UUID and the ledger label C(gpulab.gpus) records those UUIDs.
+      - Cannot be combined with O(gpus). CUDA shows a process one MIG instance; a tenant given several runs one
+        process per instance.
+    type: dict
   cpus:
     description:
       - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the

@@ -56,6 +56,11 @@ options:
         - Number of whole GPUs to dedicate.
         - Default O(defaults), else C(0).
         type: int
+      mig:
+        description:
+        - "MIG instances instead of whole GPUs, as C({profile: 1g.10gb, count: 1}) (C(count) defaults to 1)."
+        - Placement and limits as in M(gpulab.dgx.tenant); cannot be combined with C(gpus).
+        type: dict
       cpus:
         description:
         - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the same size,
@@ -203,6 +208,11 @@ options:
         - Number of whole GPUs to dedicate.
         - Default C(0).
         type: int
+      mig:
+        description:
+        - "MIG instances instead of whole GPUs, as C({profile: 1g.10gb, count: 1}) (C(count) defaults to 1)."
+        - Placement and limits as in M(gpulab.dgx.tenant); cannot be combined with C(gpus).
+        type: dict
       cpus:
         description:
         - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the same size,

@@ -13,7 +13,9 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import mig_gpus
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc_mig import allocate_mig
 
 
 class Allocation(object):
@@ -33,7 +35,8 @@ class Allocation(object):
 
 def gpu_ids(topology: Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]:
     """GPU index -> Docker device ID (the UUID when the topology has one, else the index), and
-    back (from UUIDs and from index text, so containers made either way are read back)."""
+    back (from UUIDs and from index text, so containers made either way are read back; a MIG
+    instance's UUID maps to its GPU's index)."""
     to_id: Dict[int, str] = {}
     to_index: Dict[str, int] = {}
     for gpu in topology.get("gpus") or []:
@@ -43,6 +46,8 @@ def gpu_ids(topology: Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]:
         to_index[str(index)] = index
         if uuid:
             to_index[uuid] = index
+        for inst in gpu.get("mig_instances") or []:
+            to_index[inst["uuid"]] = index
     return to_id, to_index
 
 
@@ -75,7 +80,11 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
         raise SpecError("topology", shape, "is not a valid topology: %s" % exc)
     to_id, to_index = gpu_ids(topology)
     node_of = cpu_nodes(topology)
+    if spec.mig:
+        return Allocation(**allocate_mig(spec, current, others, topology, to_index, node_of))
     used_gpus, used_cpus = held_by(others, to_index)
+    partitioned = set(mig_gpus(topology))
+    used_gpus |= partitioned  # a GPU in MIG mode is handed out by its instances only
     all_gpus = set(to_id)
     all_cpus = set(node_of)
 
@@ -95,8 +104,9 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
     free_gpus = all_gpus - used_gpus
     free_cpus = all_cpus - used_cpus
     if spec.gpus > len(free_gpus):
-        raise SpecError("gpus", spec.gpus, "is more than the %d free of the host's %d GPUs"
-                        % (len(free_gpus), len(all_gpus)))
+        raise SpecError("gpus", spec.gpus, "is more than the %d free of the host's %d GPUs%s"
+                        % (len(free_gpus), len(all_gpus), " (%d in MIG mode: ask for mig instances there)"
+                           % len(partitioned) if partitioned else ""))
     if spec.cpus > len(free_cpus):
         raise SpecError("cpus", spec.cpus, "is more than the %d free of the host's %d CPUs (%s free)"
                         % (len(free_cpus), len(all_cpus), format_cpuset(free_cpus) or "none"))

@@ -18,6 +18,7 @@ TENANT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
     image=dict(type="str"),
     gpus=dict(type="int", default=0),
+    mig=dict(type="dict"),
     cpus=dict(type="int"),
     memory=dict(type="str"),
     disk=dict(type="str"),

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import inside
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.gpu_request import check_mig
 
 # Docker refuses memory limits under 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -54,7 +55,9 @@ CONTAINER_SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/l
                           "/sbin", "/sys", "/usr")
 CONTAINER_SYSTEM_DIRS = ("/", "/var", "/tmp", "/root", "/home")
 # Environment the module itself owns: a tenant must not be able to widen its GPU view.
-RESERVED_ENV = ("NVIDIA_VISIBLE_DEVICES", "GPULAB_SSH_AUTHORIZED_KEYS")
+# What the NVIDIA runtime reads to choose a container's devices (and MIG rights), and the keys: the module's alone.
+RESERVED_ENV = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_MIG_CONFIG_DEVICES", "NVIDIA_MIG_MONITOR_DEVICES",
+                "GPULAB_SSH_AUTHORIZED_KEYS")
 RESERVED_LABEL_PREFIX = "gpulab."
 KEY_TYPES = (
     "ssh-ed25519",
@@ -90,6 +93,7 @@ class TenantSpec(object):
         self.state: str = kw["state"]
         self.image: Optional[str] = kw.get("image")
         self.gpus: int = kw.get("gpus", 0)
+        self.mig: Optional[Tuple[str, int]] = kw.get("mig")  # (profile, count): MIG instances instead of GPUs
         self.cpus: int = kw.get("cpus", 0)
         self.memory: Optional[int] = kw.get("memory")
         self.disk: Optional[int] = kw.get("disk")
@@ -345,6 +349,10 @@ def validate_spec(params: Dict[str, Any]) -> TenantSpec:
         raise SpecError("image", image, "is not an image reference (e.g. gpulab/cuda12.4-ubuntu22.04:latest)")
     spec["image"] = image
     spec["gpus"] = _check_count("gpus", params.get("gpus", 0) if params.get("gpus") is not None else 0)
+    try:
+        spec["mig"] = check_mig(params.get("mig"), spec["gpus"])
+    except FieldError as exc:
+        raise SpecError(exc.field, exc.value, exc.reason)
     spec["cpus"] = _check_count("cpus", params.get("cpus"))
     try:
         memory = parse_size(params.get("memory"), "memory")
@@ -394,7 +402,8 @@ def validate_spec(params: Dict[str, Any]) -> TenantSpec:
     env = _check_str_map("env", params.get("env"), ENV_NAME_RE)
     for key in env:
         if key in RESERVED_ENV or key.startswith("GPULAB_"):
-            raise SpecError("env", key, "is set by the tenant module itself and cannot be overridden")
+            raise SpecError("env", key, "is the tenant module's alone (the NVIDIA runtime chooses a tenant's devices "
+                            "from it) and cannot be set")
     spec["env"] = env
     labels = _check_str_map("labels", params.get("labels"), LABEL_KEY_RE)
     for key in labels:

@@ -167,3 +167,23 @@ def test_tenant_on_a_cpu_only_host_gets_its_cpus(tmp_path, monkeypatch, no_pynvm
     out = run_module(tenant, dict(TENANT, gpus=0), check=True)
     assert not out["failed"], out.get("msg")
     assert out["tenant"]["gpus"] == [] and out["tenant"]["cpuset"]
+
+
+def test_tenant_gets_a_mig_instance_read_through_nvidia_smi(tmp_path, monkeypatch, no_pynvml, tenant_without_docker,
+                                                            run_module):
+    host_trees(tmp_path, monkeypatch, tenant)
+    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m(), listing=a100_smi_list())
+    out = run_module(tenant, dict(TENANT, gpus=0, mig={"profile": "3g.20gb"}), check=True)
+    assert not out["failed"], out.get("msg")
+    assert out["tenant"]["gpus"] == ["MIG-4a4a0000-3c3c-5d5d-8e8e-000000000001"] and out["tenant"]["gpu_indices"] == [4]
+
+
+def test_a_partitioned_gpu_is_never_handed_out_whole(tmp_path, monkeypatch, no_pynvml, tenant_without_docker, run_module):
+    host_trees(tmp_path, monkeypatch, tenant)
+    nvidia_smi_double(tmp_path, monkeypatch, a100_query_gpu(), a100_topo_m(), listing=a100_smi_list())
+    out = run_module(tenant, dict(TENANT, gpus=8), check=True)
+    assert out["failed"]
+    assert out["msg"].startswith("gpus: 8 is more than the 7 free of the host's 8 GPUs (1 in MIG mode")
+    out = run_module(tenant, dict(TENANT, gpus=0, mig={"profile": "1g.5gb", "count": 1}), check=True)
+    assert out["failed"] and out["msg"].startswith("mig: '1g.5gb x1' cannot be placed")
+    assert "free instances: 3g.20gb x2" in out["msg"]
