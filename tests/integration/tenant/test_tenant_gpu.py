@@ -115,3 +115,51 @@ def test_without_the_hook_the_start_fails_clearly(docker_client, tenant_host):
     assert 'could not select device driver "nvidia"' in result["msg"]
     assert "nvidia-container-runtime-hook" in result["msg"]
     assert not [c for c in docker_client.containers.list(all=True) if c.name == args["name"]]
+
+
+def mig_topology():
+    """gpu_topology(4) with GPUs 0 and 1 in MIG mode: GPU 0 split into two 3g.40gb, GPU 1 into seven 1g.10gb."""
+    topology = gpu_topology(4)
+    for index, profiles in ((0, ["3g.40gb"] * 2), (1, ["1g.10gb"] * 7)):
+        topology["gpus"][index]["mig_mode"] = "Enabled"
+        topology["gpus"][index]["mig_instances"] = [
+            {"profile": p, "gi": slot + 1, "ci": 0, "uuid": "MIG-%08d-0000-5000-8000-%012d" % (index, slot), "memory_mib": 9856}
+            for slot, p in enumerate(profiles)]
+    return topology
+
+
+def test_mig_tenants_get_their_own_instances_by_uuid(gpu_host, gpu_client, tenant_host):
+    topology = mig_topology()
+    first = tenant_host("mig-a", gpus=0, cpus=1, mig={"profile": "1g.10gb", "count": 2}, topology=topology,
+                        docker_host=gpu_host.host, verify="changed")
+    result = run_module(first)
+    assert result["changed"] and not result.get("failed"), result
+    mine = result["tenant"]["gpus"]
+    assert mine == ["MIG-00000001-0000-5000-8000-000000000000", "MIG-00000001-0000-5000-8000-000000000001"]
+    assert result["tenant"]["gpu_indices"] == [1]
+    container = gpu_client.containers.get(first["name"])
+    assert container.attrs["HostConfig"]["DeviceRequests"][0]["DeviceIDs"] == mine
+    assert container.labels["gpulab.gpus"] == ",".join(mine)
+    assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == ",".join(mine)
+    assert run_module(first)["changed"] is False
+
+    second = tenant_host("mig-b", gpus=0, cpus=1, mig={"profile": "1g.10gb"}, topology=topology, docker_host=gpu_host.host)
+    theirs = run_module(second)["tenant"]["gpus"]
+    assert theirs == ["MIG-00000001-0000-5000-8000-000000000002"]  # the partly used GPU, never a held instance
+    whole = tenant_host("mig-whole", gpus=2, cpus=0, topology=topology, docker_host=gpu_host.host)
+    assert run_module(whole)["tenant"]["gpu_indices"] == [2, 3]  # GPUs in MIG mode are not handed out whole
+
+    first["state"] = "absent"
+    assert run_module(first)["changed"]
+    third = tenant_host("mig-c", gpus=0, cpus=1, mig={"profile": "1g.10gb", "count": 2}, topology=topology,
+                        docker_host=gpu_host.host)
+    assert run_module(third)["tenant"]["gpus"] == mine  # freed by the removal
+
+
+def test_a_mig_request_that_does_not_fit_changes_nothing(gpu_host, gpu_client, tenant_host):
+    args = tenant_host("mig-big", gpus=0, cpus=1, mig={"profile": "3g.40gb", "count": 3}, topology=mig_topology(),
+                       docker_host=gpu_host.host)
+    result = run_module(args)
+    assert result.get("failed") and result["msg"].startswith("mig: '3g.40gb x3' cannot be placed"), result
+    assert "2 free" in result["msg"]
+    assert not gpu_client.containers.list(all=True, filters={"name": args["name"]})
