@@ -46,8 +46,8 @@ images: dockerd
 	scripts/build-base-images.sh
 
 # The end-to-end suite runs beside integration and molecule (scripts/test-overlapped.sh).
-test: lint sanity unit dockerd
-	scripts/test-overlapped.sh
+test:
+	scripts/test-all.sh
 
 quick: lint sanity unit integration molecule
 

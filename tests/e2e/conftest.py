@@ -8,7 +8,8 @@ one skips, naming it, when that one failed; scripts/e2e.sh fails the run on any 
 Environment:
   GPULAB_E2E_RUN    run directory of the VM (default .cache/vm/e2e)
   GPULAB_E2E_REUSE  1: use the VM already running from GPULAB_E2E_RUN instead of booting one
-                    (development only; the suite then does not stop it)
+                    (the suite then does not stop it, unless GPULAB_E2E_STOP is 1: make test
+                    boots the VM while the unit tests run, scripts/test-all.sh)
   GPULAB_E2E_KEEP   1: leave the VM running after the session (to look around; stop it with
                     scripts/vm/stop.sh .cache/vm/e2e)
 """
@@ -47,7 +48,8 @@ def bed():
     try:
         yield testbed
     finally:
-        if not reuse and os.environ.get("GPULAB_E2E_KEEP") != "1":
+        stop = not reuse or os.environ.get("GPULAB_E2E_STOP") == "1"
+        if stop and os.environ.get("GPULAB_E2E_KEEP") != "1":
             subprocess.run([str(VM_SCRIPTS / "stop.sh"), str(run)], check=False)
         (run / "timings.json").write_text(json.dumps(testbed.timings, indent=2))
         print("\ne2e timings (s): " + ", ".join("%s %.0f" % kv for kv in testbed.timings.items()))
