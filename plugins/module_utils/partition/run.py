@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, gpulab.dgx maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""gpulab.dgx.gpu_partition's run: read the GPUs, the ledger and the layout; refuse before any change;
+apply; read the GPUs again and check them against the layout."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect
+from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidia_smi_runner
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.apply import ApplyError, apply_changes, mismatches
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import read_layout
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.plan import held_gpus, plan
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import gpu_ids
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
+
+
+def run_partition(module: Any) -> Dict[str, Any]:
+    params = module.params
+    run = nvidia_smi_runner(module, params["nvidia_smi"])
+
+    def read() -> Dict[str, Any]:
+        return read_host_topology(run=run)
+
+    try:
+        topology = read()
+    except TopologyError as exc:
+        module.fail_json(msg="GPUs: %s" % exc)
+    try:
+        desired = read_layout(params["config"], params["name"], [int(g["index"]) for g in topology["gpus"]])
+    except FieldError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        client = connect(params["docker_host"])
+        ledger = read_ledger(client)
+    except DockerUnreachable as exc:
+        module.fail_json(msg="docker_host: %s" % exc)
+    _to_id, to_index = gpu_ids(topology)
+    records = list(ledger.tenants.values()) + list(ledger.leftovers.values())
+    changes, refusals = plan(topology, desired, held_gpus(records, to_index))
+    if refusals:
+        module.fail_json(msg="nothing was changed: " + "; ".join(refusals), refusals=refusals)
+    result: Dict[str, Any] = {"changed": bool(changes), "changes": [c.as_dict() for c in changes]}
+    if module.check_mode or not changes:
+        result["gpus"] = topology["gpus"]
+        return result
+    try:
+        apply_changes(changes, run, read)
+    except ApplyError as exc:
+        module.fail_json(msg="%s; this run's changes were put back: %s" % (exc, "; ".join(exc.rollback) or "nothing to undo"),
+                         commands=exc.done, rollback=exc.rollback)
+    try:
+        after = read()
+    except TopologyError as exc:
+        module.fail_json(msg="GPUs after the change: %s" % exc, **result)
+    wrong = mismatches(after, desired)
+    if wrong:
+        module.fail_json(msg="after the change, GPU(s) differ from the layout: %s"
+                         % "; ".join("GPU %d %s" % w if w[0] >= 0 else w[1] for w in wrong), **result)
+    result["gpus"] = after["gpus"]
+    return result

@@ -1,0 +1,102 @@
+"""gpulab.dgx.gpu_partition on the nvidia-smi MIG TEST DOUBLE (a stateful stand-in for nvidia-smi; no GPU here)
+with the tenant ledger of a real dockerd: apply, apply again (nothing), refuse while a tenant holds an instance,
+put back a run that fails midway, and re-create the instances after a reboot."""
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from tenant_helpers import run_module as run_tenant
+
+pytestmark = [pytest.mark.docker]
+
+LAYOUTS = {
+    "version": "v1",
+    "mig-configs": {
+        "students": [{"devices": [0, 1], "mig-enabled": False},
+                     {"devices": [2], "mig-enabled": True, "mig-devices": {"1g.10gb": 7}},
+                     {"devices": [3], "mig-enabled": True, "mig-devices": {"3g.40gb": 2}}],
+        "all-1g": [{"devices": "all", "mig-enabled": True, "mig-devices": {"1g.10gb": 7}}],
+        "bad-profile": [{"devices": [0], "mig-enabled": True, "mig-devices": {"1g.10gb": 1}},
+                        {"devices": [1], "mig-enabled": True, "mig-devices": {"1g.99gb": 1}}],
+    },
+}
+
+
+def partition(name, docker_host, check=False, config=LAYOUTS):
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.gpulab.dgx.plugins.modules import gpu_partition
+    out = io.StringIO()
+    args = {"name": name, "config": config, "docker_host": docker_host, "_ansible_check_mode": check}
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            gpu_partition.main()
+        except SystemExit:
+            pass
+    return json.loads(out.getvalue())
+
+
+def layout_of(result):
+    return dict((g["index"], sorted(i["profile"] for i in g.get("mig_instances") or []) if g["mig_mode"] == "Enabled" else None)
+                for g in result["gpus"])
+
+
+def test_apply_again_refuse_while_held_and_reapply_after_reboot(smi_double, gpu_host, gpu_containers, tenant_host):
+    planned = partition("students", gpu_host.host, check=True)
+    assert planned["changed"] and [c["gpu"] for c in planned["changes"]] == [2, 3], planned
+    assert smi_double.changing_calls() == []  # check mode runs no changing command
+
+    done = partition("students", gpu_host.host)
+    assert done["changed"] and not done.get("failed"), done
+    assert layout_of(done) == {0: None, 1: None, 2: ["1g.10gb"] * 7, 3: ["3g.40gb"] * 2}
+    calls = len(smi_double.changing_calls())
+    again = partition("students", gpu_host.host)
+    assert again["changed"] is False and again["changes"] == [] and len(smi_double.changing_calls()) == calls
+
+    # A tenant takes a 3g.40gb instance: its MIG UUID comes from the same reader, through the tenant module.
+    args = tenant_host("part-a", gpus=0, cpus=1, mig={"profile": "3g.40gb"}, docker_host=gpu_host.host, topology=None)
+    tenant = run_tenant(args)
+    assert not tenant.get("failed"), tenant.get("msg")
+    held = tenant["tenant"]["gpus"][0]
+    assert held in [i["uuid"] for i in done["gpus"][3]["mig_instances"]]
+
+    refused = partition("all-1g", gpu_host.host)
+    assert refused.get("failed") and refused["msg"].startswith("nothing was changed: GPU 3 is held by tenant %s" % args["name"])
+    assert len(smi_double.changing_calls()) == calls  # refused before anything ran
+
+    # A reboot: MIG mode stays, instances go; applying again re-creates them (with new UUIDs, as NVIDIA's do).
+    smi_double.reboot()
+    back = partition("students", gpu_host.host)
+    assert back["changed"] and layout_of(back) == layout_of(done)
+    assert held not in [i["uuid"] for i in back["gpus"][3]["mig_instances"]]
+
+
+def test_a_run_that_fails_midway_puts_back_what_it_changed(smi_double, gpu_host):
+    result = partition("bad-profile", gpu_host.host)
+    assert result.get("failed")
+    assert "nvidia-smi mig -i 1 -cgi 1g.99gb -C failed on GPU 1: Unable to create a GPU instance" in result["msg"], result["msg"]
+    assert "put back" in result["msg"]
+    state = smi_double.read()
+    assert [(g["mig"], g["instances"]) for g in state["gpus"][:2]] == [(False, []), (False, [])]  # both as before
+
+
+def test_a_gpu_that_will_not_change_mode_names_the_usual_holders(smi_double, gpu_host):
+    state = smi_double.read()
+    state["fail"] = {"-mig": "Unable to enable MIG Mode for GPU 00000000:09:00.0: In use by another client"}
+    smi_double.write(state)
+    result = partition("students", gpu_host.host)
+    assert result.get("failed") and "In use by another client" in result["msg"]
+    assert "stop nvidia-persistenced" in result["msg"]
+
+
+@pytest.mark.parametrize("name, config, words", [
+    ("nope", LAYOUTS, "name: 'nope' is not a layout of config.mig-configs (all-1g, bad-profile, students)"),
+    ("x", {"version": "v1", "mig-configs": {"x": [{"devices": [7], "mig-enabled": False}]}},
+     "config.mig-configs.x[0].devices: 7 is not a GPU of this host (0,1,2,3)"),
+])
+def test_bad_layouts_fail_before_anything_changes(smi_double, gpu_host, name, config, words):
+    result = partition(name, gpu_host.host, config=config)
+    assert result.get("failed") and result["msg"] == words, result
+    assert smi_double.changing_calls() == []
