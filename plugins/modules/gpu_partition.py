@@ -17,8 +17,8 @@ description:
     what C(nvidia-smi) said.
   - MIG instances do not survive a reboot (MIG mode does); the role C(gpulab.dgx.gpu_partition) runs this
     module at boot before Docker starts tenants. See docs/gpu-sharing.md.
-version_added: 1.1.0
-author: gpulab.dgx maintainers
+version_added: 0.1.0
+author: gpulab.dgx maintainers (@gpulab)
 extends_documentation_fragment:
   - gpulab.dgx.docker
 attributes:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """TEST DOUBLE of nvidia-smi for MIG: not NVIDIA's tool, touches no GPU. It keeps a host's GPUs, their MIG
 mode and their GPU/compute instances in a JSON state file (GPULAB_NVIDIA_SMI_DOUBLE_STATE, default
 /var/lib/gpulab-test/nvidia-smi-state.json) across calls, and answers in the formats NVIDIA documents:

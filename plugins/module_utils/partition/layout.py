@@ -35,7 +35,7 @@ class Desired(object):
 
     def profiles(self) -> List[str]:
         """The instances as a sorted list of profile names (one per instance)."""
-        return sorted(p for p, n in self.devices.items() for _ in range(n))
+        return sorted(p for p, n in self.devices.items() for _copy in range(n))
 
     def as_dict(self) -> Dict[str, Any]:
         return {"mig_enabled": self.enabled, "mig_devices": dict(sorted(self.devices.items()))}

@@ -38,4 +38,3 @@ def check_mig(value: Any, gpus: int) -> Optional[Tuple[str, int]]:
         raise FieldError("mig", "%s x%d" % (profile, count), "cannot be combined with gpus %d: a tenant gets "
                          "whole GPUs or MIG instances" % gpus)
     return profile, count
-

@@ -86,11 +86,11 @@ def place_mig(topology: Dict[str, Any], profile: str, count: int, cpus: int, use
                     for n, gs in groups)))
         everything = sorted(free_by_gpu)
         chosen = _take(everything, free_by_gpu, held_by_gpu, count) or []
-        home = ctx.home_nodes(sorted(set(g for g, _ in chosen))) or [ctx.roomiest_node(cpus)]
+        home = ctx.home_nodes(sorted(set(gpu for gpu, _inst in chosen))) or [ctx.roomiest_node(cpus)]
         node = home[0]
     else:
         _key_value, chosen, home, node = best
-    gpus_used = sorted(set(g for g, _ in chosen))
+    gpus_used = sorted(set(gpu for gpu, _inst in chosen))
     if node < 0:
         notes.append("the NUMA node of GPU(s) %s is unknown; CPUs come from node %d"
                      % (",".join(str(g) for g in gpus_used), home[0]))
@@ -101,7 +101,7 @@ def place_mig(topology: Dict[str, Any], profile: str, count: int, cpus: int, use
     cpu_nodes = set(ctx.cpu_node[c] for c in picked)
     gpu_nodes = set(ctx.gpu_node[g] for g in gpus_used if ctx.gpu_node[g] >= 0)
     return {
-        "instances": [inst["uuid"] for _, inst in chosen],
+        "instances": [inst["uuid"] for _gpu, inst in chosen],
         "gpus": gpus_used,
         "cpus": picked,
         "cpuset": format_cpuset(picked),
@@ -163,6 +163,6 @@ def _take(gpus: List[int], free_by_gpu: Dict[int, List[Dict[str, Any]]], held_by
 
 
 def _key(chosen: List[Tuple[int, Dict[str, Any]]], held_by_gpu: Dict[int, int]) -> Tuple[int, int, int]:
-    gpus = set(g for g, _ in chosen)
+    gpus = set(gpu for gpu, _inst in chosen)
     untouched = len([g for g in gpus if held_by_gpu[g] == 0])
     return (untouched, len(gpus), -sum(held_by_gpu[g] for g in gpus))

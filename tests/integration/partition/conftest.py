@@ -4,8 +4,8 @@ first on PATH with a state of its own per test."""
 
 import json
 import os
-import shutil
 import stat
+import sys
 
 import pytest
 
@@ -52,11 +52,12 @@ class SmiDouble(object):
 def smi_double(tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    shutil.copy(os.path.join(HELPERS, "nvidia_smi_mig_double.py"), str(bindir / "nvidia-smi"))
+    with open(os.path.join(HELPERS, "nvidia_smi_mig_double.py")) as source:
+        (bindir / "nvidia-smi").write_text("#!%s\n%s" % (sys.executable, source.read()))
     (bindir / "nvidia-smi").chmod(0o755 | stat.S_IXUSR)
     monkeypatch.setenv("PATH", "%s%s%s" % (bindir, os.pathsep, os.environ["PATH"]))
     state = tmp_path / "nvidia-smi-state.json"
     monkeypatch.setenv("GPULAB_NVIDIA_SMI_DOUBLE_STATE", str(state))
     # The readers try NVML first: make sure no pynvml of this machine answers for the double.
-    monkeypatch.setitem(__import__("sys").modules, "pynvml", None)
+    monkeypatch.setitem(sys.modules, "pynvml", None)
     return SmiDouble(str(state))

@@ -25,11 +25,12 @@ LAYOUTS = {
 }
 
 
-def partition(name, docker_host, check=False, config=LAYOUTS):
+def partition(name, docker_host, check=False, config=None):
     from ansible.module_utils.testing import patch_module_args
     from ansible_collections.gpulab.dgx.plugins.modules import gpu_partition
     out = io.StringIO()
-    args = {"name": name, "config": config, "docker_host": docker_host, "_ansible_check_mode": check}
+    args = {"name": name, "config": LAYOUTS if config is None else config, "docker_host": docker_host,
+            "_ansible_check_mode": check}
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
             gpu_partition.main()

@@ -89,7 +89,7 @@ def test_apply_then_again_changes_nothing():
 def test_a_different_layout_rebuilds_only_the_gpus_that_differ():
     now = host([tuple(["1g.10gb"] * 7), ("3g.40gb", "3g.40gb"), []])
     desired = read_layout(EXAMPLE, "all-1g.10gb", [0, 1, 2])
-    changes, _ = plan(now, desired, {})
+    changes, _refusals = plan(now, desired, {})
     assert [c.index for c in changes] == [1, 2]
     assert changes[0].as_dict()["commands"] == [
         "nvidia-smi mig -i 1 -dci", "nvidia-smi mig -i 1 -dgi", "nvidia-smi mig -i 1 -cgi " + ",".join(["1g.10gb"] * 7) + " -C"]
@@ -121,15 +121,15 @@ WANTS = st.one_of(st.just(Desired(False)), st.dictionaries(st.sampled_from(["1g.
 @settings(max_examples=200, deadline=None, database=None)
 @given(st.lists(st.tuples(STATES, WANTS, st.booleans()), min_size=1, max_size=8))
 def test_planned_steps_reach_the_layout_and_never_touch_a_held_gpu(gpus):
-    now = host([s for s, _, _ in gpus])
-    desired = dict((i, w) for i, (_, w, _) in enumerate(gpus))
-    held = dict((i, "t%d" % i) for i, (_, _, h) in enumerate(gpus) if h)
+    now = host([s for s, _want, _held in gpus])
+    desired = dict((i, w) for i, (_state, w, _held) in enumerate(gpus))
+    held = dict((i, "t%d" % i) for i, (_state, _want, h) in enumerate(gpus) if h)
     changes, refusals = plan(now, desired, held)
     for change in changes:
         assert change.index not in held
         # Replay the steps on the GPU's state: they end where the layout says.
         state = current_state(now["gpus"][change.index])
-        enabled, instances = state["mig_enabled"], [p for p, n in state["mig_devices"].items() for _ in range(n)]
+        enabled, instances = state["mig_enabled"], [p for p, n in state["mig_devices"].items() for _copy in range(n)]
         for step in change.steps:
             if step[-1] in ("-dci",):
                 continue
