@@ -10,8 +10,9 @@ mode and their GPU/compute instances in a JSON state file (GPULAB_NVIDIA_SMI_DOU
   mig -i N -dci / mig -i N -dgi                                 destroy all compute / GPU instances of GPU N
 
 Every call is appended to the state's `calls`. `fail` in the state maps an argument (e.g. "-mig") to the text
-printed with exit status 1 when a call has it (to show a GPU held by another client). A reboot is the caller
-removing every GPU's `instances` (MIG mode survives a reboot, instances do not)."""
+printed with exit status 1 when a call has it (to show a GPU held by another client); `holder` names a file
+whose existence (a client such as nvidia-persistenced running) makes a MIG mode change fail the same way.
+A reboot is the caller removing every GPU's `instances` (MIG mode survives a reboot, instances do not)."""
 import json
 import os
 import sys
@@ -66,7 +67,8 @@ def listing(state):
 def set_mode(state, args):
     gpu = gpu_of(state, args)
     on = args[args.index("-mig") + 1] == "1"
-    if gpu.get("instances"):
+    holder = state.get("holder")  # a file that exists while a GPU client (nvidia-persistenced) runs
+    if gpu.get("instances") or (holder and os.path.exists(holder)):
         print("Unable to %s MIG Mode for GPU %s: In use by another client" % ("enable" if on else "disable", gpu["pci"]))
         sys.exit(1)
     gpu["mig"] = on
