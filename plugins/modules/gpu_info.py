@@ -88,7 +88,10 @@ topology:
   type: dict
   contains:
     gpus:
-      description: One entry per GPU, by index.
+      description:
+        - One entry per GPU, by index.
+        - A GPU whose MIG mode is on also has C(mig_instances), its MIG devices (profile, GPU and compute instance IDs,
+          MIG UUID, memory); read from C(nvidia-smi -L), the IDs and memory are null. See docs/gpu-sharing.md.
       type: list
       elements: dict
       sample:
@@ -100,6 +103,16 @@ topology:
           cpus: [48, 49, 50]
           memory_mib: 81920
           mig_mode: Disabled
+        - index: 1
+          uuid: GPU-938c4705-98bf-1735-e98b-c2a5872a8022
+          pci_bus_id: "00000000:0F:00.0"
+          name: NVIDIA A100-SXM4-80GB
+          numa_node: 3
+          cpus: [48, 49, 50]
+          memory_mib: 81920
+          mig_mode: Enabled
+          mig_instances:
+            - {profile: 3g.40gb, gi: 1, ci: 0, uuid: MIG-51872ee5-5410-564e-abd2-27382756d2d4, memory_mib: 40192}
     links:
       description: Link label for each GPU pair, keyed C(i,j) with i < j.
       type: dict
