@@ -12,6 +12,7 @@ import uuid as uuidlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.burnin import dcgm, gpuburn, nvml, run, thermal, verdict, xid
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import is_mig_uuid
 
 # (argv, timeout seconds) -> (exit status or None, stdout, stderr, timed out)
 Runner = Callable[[List[str], int], Tuple[Optional[int], str, str, bool]]
@@ -26,16 +27,21 @@ class Refused(Exception):
 
 
 def held_gpus(ledger: Any, gpus: List[Dict[str, Any]]) -> Dict[int, str]:
-    """{GPU index: the tenant (or leftover) that holds it} from the ledger's GPU ids (UUIDs or indices)."""
+    """{GPU index: the tenant (or leftover) that holds it} from the ledger's GPU ids (UUIDs, indices or MIG
+    instances' UUIDs). A MIG instance NVML did not list is held on GPU -1 (some GPU in MIG mode)."""
     by_id = {}
     for gpu in gpus:
         by_id[gpu["uuid"]] = gpu["index"]
         by_id[str(gpu["index"])] = gpu["index"]
+        for mig_uuid in gpu.get("mig_uuids") or []:
+            by_id[mig_uuid] = gpu["index"]
     held: Dict[int, str] = {}
     for record in list(ledger.tenants.values()) + list(ledger.leftovers.values()):
         for gid in record.gpu_ids:
             if gid in by_id:
                 held[by_id[gid]] = record.name
+            elif is_mig_uuid(gid):
+                held[-1] = record.name
     return held
 
 
@@ -49,11 +55,18 @@ def choose(all_gpus: List[Dict[str, Any]], asked: Optional[List[int]], held: Dic
         busy = ["%d (tenant %s)" % (i, held[i]) for i in asked if i in held]
         if busy:
             raise Refused("gpus", asked, "names GPU(s) held by tenants: %s; a burn-in would take them from their work" % ", ".join(busy))
+        partitioned = [i for i in asked if known[i].get("mig_mode")]
+        if partitioned:
+            raise Refused("gpus", asked, "names GPU(s) %s in MIG mode: a burn-in tests whole GPUs (apply a layout "
+                          "with mig-enabled: false to them first)" % partitioned)
         return sorted((known[i] for i in set(asked)), key=lambda g: g["pci_bus_id"] or str(g["index"]))
     if held:
         raise Refused("gpus", asked, "is empty while tenants hold GPUs (%s): name the free GPUs to test, or remove the tenants"
-                      % ", ".join("%d: %s" % (i, t) for i, t in sorted(held.items())))
-    return sorted(all_gpus, key=lambda g: g["pci_bus_id"] or str(g["index"]))
+                      % ", ".join("%s: %s" % ("a MIG instance" if i < 0 else i, t) for i, t in sorted(held.items())))
+    whole = [g for g in all_gpus if not g.get("mig_mode")]
+    if not whole:
+        raise Refused("gpus", asked, "is empty and every GPU is in MIG mode: a burn-in tests whole GPUs")
+    return sorted(whole, key=lambda g: g["pci_bus_id"] or str(g["index"]))
 
 
 def _bus_key(bus: str) -> str:

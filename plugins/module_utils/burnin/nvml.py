@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import read_nvml_instances
+
 # nvmlTemperatureThresholds_t and nvmlMemoryErrorType_t / nvmlEccCounterType_t values.
 THRESHOLD_SHUTDOWN = 0
 THRESHOLD_SLOWDOWN = 1
@@ -77,9 +79,19 @@ class Nvml(object):
         pci = self._try("nvmlDeviceGetPciInfo", handle)
         bus = _text(getattr(pci, "busId", "") or "") if pci is not None else ""
         persistence = self._try("nvmlDeviceGetPersistenceMode", handle)
+        mig = self._try("nvmlDeviceGetMigMode", handle) if hasattr(self.nvml, "nvmlDeviceGetMigMode") else None
+        mig_mode = bool(mig[0]) if mig else False
         return {"index": index, "uuid": _text(self.nvml.nvmlDeviceGetUUID(handle)),
                 "name": _text(self._try("nvmlDeviceGetName", handle) or ""), "pci_bus_id": bus.upper(),
-                "persistence_mode": None if persistence is None else bool(persistence)}
+                "persistence_mode": None if persistence is None else bool(persistence),
+                "mig_mode": mig_mode, "mig_uuids": self._mig_uuids(handle) if mig_mode else []}
+
+    def _mig_uuids(self, handle: Any) -> List[str]:
+        """The MIG devices of a GPU in MIG mode (their UUIDs name them in the tenant ledger); [] when unreadable."""
+        try:
+            return [i["uuid"] for i in read_nvml_instances(self.nvml, self.error, handle, _text)]
+        except (self.error, AttributeError):
+            return []
 
     def limits(self, index: int) -> Optional[Dict[str, Any]]:
         """Absolute limits from NVML's thresholds; None when it gives none (nvidia-smi's text is read then)."""
