@@ -21,6 +21,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.tenantfs import
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import cpu_nodes, gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import LABEL_TENANT, Ledger, TenantRecord, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import instance_index
 
 
 class TenantGpu(object):
@@ -35,8 +36,10 @@ class TenantGpu(object):
 class TenantView(object):
     """One tenant as the metrics show it: its allocation, limits and (running) use."""
 
-    def __init__(self, record: TenantRecord, gpus: List[TenantGpu], numa_nodes: str) -> None:
+    def __init__(self, record: TenantRecord, gpus: List[TenantGpu], numa_nodes: str,
+                 mig: Optional[List[Dict[str, Any]]] = None) -> None:
         self.name = record.name
+        self.mig = mig or []  # MIG instances held: {uuid, gpu, gi, profile}; their GPUs are in gpus once each
         self.image = record.image
         self.ssh_port = record.ssh_port
         self.numa_nodes = numa_nodes
@@ -98,6 +101,7 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
     sizes = _layer_sizes(client) if disk_usage else {}
     reading = read_gpus()
     to_id, to_index = gpu_ids(topology)
+    instances = instance_index(topology)
     for gpu in reading.gpus:  # NVML's own names for GPUs the topology lacks (or names by index only)
         to_index.setdefault(gpu.uuid, gpu.index)
         to_index.setdefault(str(gpu.index), gpu.index)
@@ -110,8 +114,16 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
     snapshot.ledger = ledger
     for name in sorted(ledger.tenants):
         record = ledger.tenants[name]
-        gpus = [_tenant_gpu(gid, to_id, to_index, nvml_uuid, gpu_numa) for gid in record.gpu_ids]
-        view = TenantView(record, gpus, _numa_nodes(record, gpus, node_of))
+        gpus: List[TenantGpu] = []
+        mig: List[Dict[str, Any]] = []
+        for gid in record.gpu_ids:
+            gpu = _tenant_gpu(gid, to_id, to_index, nvml_uuid, gpu_numa)
+            if gid in instances:
+                mig.append({"uuid": gid, "gpu": gpu.index, "gpu_uuid": gpu.uuid, "gi": instances[gid].get("gi"),
+                            "profile": instances[gid]["profile"]})
+            if not any(g.index == gpu.index and g.uuid == gpu.uuid for g in gpus):
+                gpus.append(gpu)  # a GPU once, however many of its instances the tenant holds
+        view = TenantView(record, gpus, _numa_nodes(record, gpus, node_of), mig)
         pid = int((record.attrs.get("State") or {}).get("Pid") or 0)
         if record.running and pid > 0:
             usage = cgroups.usage(pid, record.id)

@@ -25,7 +25,10 @@ def families(snapshot: Snapshot) -> List[Family]:
     memory_limit = Family("gpulab_tenant_memory_limit_bytes", "gauge", "A tenant's memory limit in bytes.")
     cpus = Family("gpulab_tenant_cpus", "gauge", "How many logical CPUs a tenant holds.")
     disk_limit = Family("gpulab_tenant_disk_limit_bytes", "gauge", "A tenant's disk limit in bytes (root filesystem and data quota).")
-    gpus = Family("gpulab_tenant_gpus", "gauge", "How many GPUs a tenant holds.")
+    gpus = Family("gpulab_tenant_gpus", "gauge", "How many whole GPUs a tenant holds (MIG instances are counted apart).")
+    mig_info = Family("gpulab_tenant_mig_info", "gauge", "A MIG instance a tenant holds (value 1), with its GPU's DCGM gpu and UUID "
+                      "labels, DCGM's GPU_I_ID and GPU_I_PROFILE, and the instance's own mig_uuid.")
+    mig_count = Family("gpulab_tenant_mig_instances", "gauge", "How many MIG instances a tenant holds.")
     gpu_memory = Family("gpulab_tenant_gpu_memory_used_bytes", "gauge", "GPU memory held by a tenant's processes on a GPU, from NVML's process lists.")
     gpu_util = Family("gpulab_tenant_gpu_utilization_ratio", "gauge",
                       "SM utilization of a GPU by a tenant's processes (0 to 1), from NVML's latest per-process samples.")
@@ -52,7 +55,13 @@ def families(snapshot: Snapshot) -> List[Family]:
         cpus.add(tenant.cpus, tenant=name)
         if tenant.disk_limit is not None:
             disk_limit.add(tenant.disk_limit, tenant=name)
-        gpus.add(len(tenant.gpus), tenant=name)
+        mig_gpus = set(m["gpu"] for m in tenant.mig)
+        gpus.add(len([g for g in tenant.gpus if g.index is None or g.index not in mig_gpus]), tenant=name)
+        if tenant.mig:
+            mig_count.add(len(tenant.mig), tenant=name)
+        for inst in tenant.mig:
+            mig_info.add(1, tenant=name, gpu=_index(inst["gpu"]), UUID=inst["gpu_uuid"], GPU_I_ID=_index(inst["gi"]),
+                         GPU_I_PROFILE=inst["profile"], mig_uuid=inst["uuid"])
         if tenant.cpu_seconds is not None:
             cpu_seconds.add(tenant.cpu_seconds, tenant=name)
         if tenant.memory_used is not None:
@@ -73,5 +82,5 @@ def families(snapshot: Snapshot) -> List[Family]:
     host_cpus.add(snapshot.cpus_held, state="held")
     for count in snapshot.foreign:
         foreign.add(count.count, gpu=count.index, UUID=count.uuid)
-    return [info, gpu_info, cpuset_info, memory_limit, cpus, disk_limit, gpus, gpu_memory, gpu_util,
+    return [info, gpu_info, cpuset_info, memory_limit, cpus, disk_limit, gpus, mig_count, mig_info, gpu_memory, gpu_util,
             cpu_seconds, memory_used, disk_used, last_login, host_gpus, host_cpus, foreign]
