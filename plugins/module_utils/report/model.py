@@ -101,8 +101,11 @@ def _tenant(view: Any, record: Optional[TenantRecord], node_of: Dict[int, int]) 
     # The recorded allocation, and what HostConfig says now should `docker update` have changed it.
     cpus = sorted(set(record.alloc_cpus) | set(record.cpus)) if record is not None else []
     gpus = [{"index": g.index, "uuid": g.uuid or None, "numa_node": g.numa_node} for g in view.gpus]
-    return _tenant_entry(view.name, view.image, view.ssh_port, view.running, False, gpus, cpus,
-                         view.memory_limit or 0, view.disk_limit, node_of, view.numa_nodes)
+    entry = _tenant_entry(view.name, view.image, view.ssh_port, view.running, False, gpus, cpus,
+                          view.memory_limit or 0, view.disk_limit, node_of, view.numa_nodes)
+    # MIG instances: their GPUs are in gpus once each; which slices of them the tenant holds is here.
+    entry["mig"] = [{"gpu": m["gpu"], "profile": m["profile"], "gi": m["gi"], "uuid": m["uuid"]} for m in view.mig]
+    return entry
 
 
 def _tenant_entry(name: str, image: str, ssh_port: Optional[int], running: bool, parked: bool,
@@ -127,6 +130,7 @@ def _tenant_entry(name: str, image: str, ssh_port: Optional[int], running: bool,
         "numa_nodes": numa_nodes,
         "cpu_numa_nodes": cpu_numa,
         "gpu_numa_nodes": gpu_numa,
+        "mig": [],
     }
 
 

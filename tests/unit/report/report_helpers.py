@@ -79,7 +79,8 @@ class Tenant(object):
 
     def attrs(self, topology):
         ids = dict((g["index"], g.get("uuid") or str(g["index"])) for g in topology["gpus"])
-        devices = [str(i) if self.by_index else ids.get(i, "GPU-gone-%d" % i) for i in self.gpus]
+        devices = [i if isinstance(i, str) else str(i) if self.by_index else ids.get(i, "GPU-gone-%d" % i)
+                   for i in self.gpus]  # a str is a device ID as it is (a MIG instance's UUID)
         cpuset = format_cpuset(self.cpus)
         labels = {"gpulab.tenant": self.name, "gpulab.cpuset": cpuset, "gpulab.ssh-port": str(self.port)}
         if self.disk:

@@ -95,3 +95,20 @@ def test_a_gpu_held_twice_is_warned_about():
     gpu4 = report["gpus"][4]
     assert gpu4["tenants"] == ["x", "y"] and gpu4["tenant"] == "x"
     assert [w["gpu"] for w in report["warnings"] if w["kind"] == "shared_gpu"] == [4]
+
+
+def test_two_tenants_on_mig_instances_of_one_gpu():
+    topology, _tenants = three_tenants_a100()
+    gpu = topology["gpus"][6]
+    gpu["mig_mode"] = "Enabled"
+    gpu["mig_instances"] = [{"profile": "3g.40gb", "gi": g, "ci": 0, "uuid": "MIG-%08d-0000-5000-8000-000000000000" % g,
+                             "memory_mib": 40192} for g in (1, 2)]
+    tenants = [Tenant("dora", gpus=[gpu["mig_instances"][0]["uuid"]], cpus=range(64, 72), port=2210),
+               Tenant("eve", gpus=[gpu["mig_instances"][1]["uuid"]], cpus=range(72, 80), port=2211)]
+    report = report_for(topology, tenants)
+    json.dumps(report)
+    dora, eve = by_name(report)["dora"], by_name(report)["eve"]
+    assert [g["index"] for g in dora["gpus"]] == [6] == [g["index"] for g in eve["gpus"]]
+    assert dora["mig"] == [{"gpu": 6, "profile": "3g.40gb", "gi": 1, "uuid": gpu["mig_instances"][0]["uuid"]}]
+    assert eve["mig"][0]["gi"] == 2
+    assert 6 not in report["free"]["gpus"]
