@@ -56,6 +56,15 @@ options:
       - Cannot be combined with O(gpus). CUDA shows a process one MIG instance; a tenant given several runs one
         process per instance.
     type: dict
+  gpu_share:
+    description:
+      - "Shared whole GPUs instead of dedicated ones, as C({gpus: 1, mode: time-slice}) (the defaults)."
+      - Several tenants that ask to share may hold the same GPU (at most 8); CUDA time-slices it between them, with no
+        memory or fault isolation. A GPU a dedicated or MIG tenant holds is never shared, and a shared GPU is never
+        given to a dedicated tenant. GPUs already shared are filled first. The container carries the label
+        C(gpulab.gpu-share), and the handoff note states the caveats.
+      - C(mode=mps) is refused (docs/gpu-sharing.md says why). Cannot be combined with O(gpus) or O(mig).
+    type: dict
   cpus:
     description:
       - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the

@@ -61,6 +61,11 @@ options:
         - "MIG instances instead of whole GPUs, as C({profile: 1g.10gb, count: 1}) (C(count) defaults to 1)."
         - Placement and limits as in M(gpulab.dgx.tenant); cannot be combined with C(gpus).
         type: dict
+      gpu_share:
+        description:
+        - "Shared whole GPUs instead of dedicated ones, as C({gpus: 1, mode: time-slice}) (the defaults)."
+        - Placement and caveats as in M(gpulab.dgx.tenant); cannot be combined with C(gpus) or C(mig).
+        type: dict
       cpus:
         description:
         - Number of logical CPUs to dedicate (pinned with C(--cpuset-cpus), capped with a CPU quota of the same size,
@@ -212,6 +217,11 @@ options:
         description:
         - "MIG instances instead of whole GPUs, as C({profile: 1g.10gb, count: 1}) (C(count) defaults to 1)."
         - Placement and limits as in M(gpulab.dgx.tenant); cannot be combined with C(gpus).
+        type: dict
+      gpu_share:
+        description:
+        - "Shared whole GPUs instead of dedicated ones, as C({gpus: 1, mode: time-slice}) (the defaults)."
+        - Placement and caveats as in M(gpulab.dgx.tenant); cannot be combined with C(gpus) or C(mig).
         type: dict
       cpus:
         description:

@@ -84,6 +84,7 @@ class Snapshot(object):
         self.tenants: List[TenantView] = []
         self.gpus_total = 0
         self.gpus_held = 0
+        self.gpus_shared = 0  # of the held: GPUs only tenants sharing them (gpu_share) hold
         self.cpus_total = 0
         self.cpus_held = 0
         self.shares: List[GpuShare] = []
@@ -144,6 +145,8 @@ def collect(client: Any, topology: Dict[str, Any], read_gpus: Callable[[], GpuRe
         held_cpus.update(record.alloc_cpus)
         held_cpus.update(record.cpus)
     snapshot.gpus_total, snapshot.gpus_held = len(all_gpus), len(all_gpus & set(holders))
+    sharers = set(r.name for r in ledger.tenants.values() if r.gpu_share)
+    snapshot.gpus_shared = len([g for g in all_gpus & set(holders) if holders[g] and holders[g] <= sharers])
     snapshot.cpus_total, snapshot.cpus_held = len(all_cpus), len(all_cpus & held_cpus)
     _gpu_use(snapshot, ledger, reading, holders, cgroups)
     return snapshot

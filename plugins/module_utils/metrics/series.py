@@ -39,7 +39,8 @@ def families(snapshot: Snapshot) -> List[Family]:
                        "Bytes a tenant wrote, by mount (/: the container's writable layer; the data mount: its xfs project quota's use).")
     last_login = Family("gpulab_tenant_last_login_timestamp_seconds", "gauge",
                         "When someone last logged in to a tenant's container (its wtmp), in seconds since the epoch.")
-    host_gpus = Family("gpulab_host_gpus", "gauge", "The host's GPUs, free or held by a tenant.")
+    host_gpus = Family("gpulab_host_gpus", "gauge", "The host's GPUs: free, held by one tenant (or by MIG tenants), or shared by "
+                       "tenants that asked to share (gpu_share).")
     host_cpus = Family("gpulab_host_cpus", "gauge", "The host's logical CPUs, free or held by a tenant.")
     foreign = Family("gpulab_gpu_foreign_processes", "gauge",
                      "Processes on a GPU from a container that does not hold it (another tenant's, or no tenant's).")
@@ -77,7 +78,8 @@ def families(snapshot: Snapshot) -> List[Family]:
         if share.utilization is not None:
             gpu_util.add(share.utilization, tenant=share.tenant, gpu=share.index, UUID=share.uuid)
     host_gpus.add(snapshot.gpus_total - snapshot.gpus_held, state="free")
-    host_gpus.add(snapshot.gpus_held, state="held")
+    host_gpus.add(snapshot.gpus_held - snapshot.gpus_shared, state="held")
+    host_gpus.add(snapshot.gpus_shared, state="shared")
     host_cpus.add(snapshot.cpus_total - snapshot.cpus_held, state="free")
     host_cpus.add(snapshot.cpus_held, state="held")
     for count in snapshot.foreign:

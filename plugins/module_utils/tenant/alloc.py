@@ -16,6 +16,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import Spec
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import mig_gpus
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc_mig import allocate_mig
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc_share import allocate_shared
 
 
 class Allocation(object):
@@ -82,6 +83,8 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
     node_of = cpu_nodes(topology)
     if spec.mig:
         return Allocation(**allocate_mig(spec, current, others, topology, to_index, node_of))
+    if spec.gpu_share:
+        return Allocation(**allocate_shared(spec, current, others, topology, to_id, to_index, node_of))
     used_gpus, used_cpus = held_by(others, to_index)
     partitioned = set(mig_gpus(topology))
     used_gpus |= partitioned  # a GPU in MIG mode is handed out by its instances only

@@ -19,6 +19,7 @@ TENANT_ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     image=dict(type="str"),
     gpus=dict(type="int", default=0),
     mig=dict(type="dict"),
+    gpu_share=dict(type="dict"),
     cpus=dict(type="int"),
     memory=dict(type="str"),
     disk=dict(type="str"),

@@ -15,7 +15,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import Allocation
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
-    LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
+    LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPU_SHARE, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
     LABEL_SPEC_HASH, LABEL_SSH_PORT, LABEL_TENANT, SSH_CONTAINER_PORT, TenantRecord)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import TenantSpec
 
@@ -70,6 +70,9 @@ class Desired(object):
             LABEL_DATA_DIR: spec.data_dir,
             LABEL_NUMA_POLICY: spec.numa_policy,
         })
+        self.gpu_share = spec.gpu_share[1] if spec.gpu_share else None
+        if self.gpu_share:
+            labels[LABEL_GPU_SHARE] = self.gpu_share
         if spec.disk:
             labels[LABEL_DISK] = str(spec.disk)
             labels[LABEL_DISK_ENFORCED] = "true" if storage_size else "false"
@@ -90,6 +93,7 @@ class Desired(object):
             "image": self.image,
             "image_id": self.image_id,
             "gpus": self.gpu_ids,
+            "gpu_share": self.gpu_share,
             "cpuset": self.cpuset,
             "cpuset_mems": self.mems,
             "cpus": len(parse_cpuset(self.cpuset)),
@@ -172,6 +176,7 @@ def record_summary(record: TenantRecord) -> Dict[str, Any]:
         "image": record.image,
         "image_id": record.image_id,
         "gpus": record.gpu_ids,
+        "gpu_share": record.gpu_share,
         "cpuset": record.labels.get(LABEL_CPUSET, ""),
         "cpuset_mems": record.cpuset_mems,
         "cpus": len(record.alloc_cpus),

@@ -28,6 +28,8 @@ LABEL_DATA_DIR = "gpulab.data-dir"
 LABEL_DISK = "gpulab.disk"
 LABEL_QUOTA_PROJECT = "gpulab.quota-project"
 LABEL_NUMA_POLICY = "gpulab.numa-policy"
+# Set on a tenant whose GPUs are shared (gpu_share): its value is the mode (time-slice).
+LABEL_GPU_SHARE = "gpulab.gpu-share"
 SSH_CONTAINER_PORT = "22/tcp"
 
 
@@ -74,6 +76,7 @@ class TenantRecord(object):
         self.quota_project: Optional[int] = int(quota) if quota.isdigit() else None
         self.spec_hash = self.labels.get(LABEL_SPEC_HASH, "")
         self.numa_policy = self.labels.get(LABEL_NUMA_POLICY, "")
+        self.gpu_share: Optional[str] = self.labels.get(LABEL_GPU_SHARE) or None
         self.storage_size = ((host.get("StorageOpt") or {}).get("size"))
 
     @property

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.paths import inside
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import SizeError, format_size, parse_size
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.gpu_request import check_mig
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.gpu_request import check_mig, check_share
 
 # Docker refuses memory limits under 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -94,6 +94,7 @@ class TenantSpec(object):
         self.image: Optional[str] = kw.get("image")
         self.gpus: int = kw.get("gpus", 0)
         self.mig: Optional[Tuple[str, int]] = kw.get("mig")  # (profile, count): MIG instances instead of GPUs
+        self.gpu_share: Optional[Tuple[int, str]] = kw.get("gpu_share")  # (GPU count, mode): shared GPUs
         self.cpus: int = kw.get("cpus", 0)
         self.memory: Optional[int] = kw.get("memory")
         self.disk: Optional[int] = kw.get("disk")
@@ -351,6 +352,7 @@ def validate_spec(params: Dict[str, Any]) -> TenantSpec:
     spec["gpus"] = _check_count("gpus", params.get("gpus", 0) if params.get("gpus") is not None else 0)
     try:
         spec["mig"] = check_mig(params.get("mig"), spec["gpus"])
+        spec["gpu_share"] = check_share(params.get("gpu_share"), spec["gpus"], spec["mig"])
     except FieldError as exc:
         raise SpecError(exc.field, exc.value, exc.reason)
     spec["cpus"] = _check_count("cpus", params.get("cpus"))

@@ -19,8 +19,10 @@ IMAGE_WIDTH = 56
 
 
 def plain(value: Any, limit: int = 200) -> str:
-    """One line of printable text: control and format characters become '?', long text is cut."""
-    text = "".join("?" if unicodedata.category(c)[0] == "C" else c for c in shorten(value, limit))
+    """One line of printable text: control and format characters, and the line and paragraph separators
+    (U+2028, U+2029, which end a line as newline does), become '?'; long text is cut."""
+    text = "".join("?" if unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") else c
+                   for c in shorten(value, limit))
     return text
 
 

@@ -45,7 +45,10 @@ def gpu_client(gpu_host):
     yield client
     for container in client.containers.list(all=True, filters={"label": "gpulab.tenant"}):
         if container.name.startswith(PREFIX):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass  # gone between the listing and the removal: what cleaning up wants
     client.close()
 
 
@@ -163,3 +166,28 @@ def test_a_mig_request_that_does_not_fit_changes_nothing(gpu_host, gpu_client, t
     assert result.get("failed") and result["msg"].startswith("mig: '3g.40gb x3' cannot be placed"), result
     assert "2 free" in result["msg"]
     assert not gpu_client.containers.list(all=True, filters={"name": args["name"]})
+
+
+def test_sharers_hold_one_gpu_together_and_a_dedicated_tenant_never_gets_it(gpu_host, gpu_client, tenant_host):
+    topology = gpu_topology(2)
+    one = tenant_host("share-a", gpus=0, cpus=0, gpu_share={"gpus": 1}, topology=topology, docker_host=gpu_host.host)
+    first = run_module(one)
+    assert first["changed"] and not first.get("failed"), first
+    two = tenant_host("share-b", gpus=0, cpus=0, gpu_share={"gpus": 1, "mode": "time-slice"}, topology=topology,
+                      docker_host=gpu_host.host)
+    second = run_module(two)
+    assert second["tenant"]["gpus"] == first["tenant"]["gpus"]  # the shared GPU is filled first
+    for args in (one, two):
+        container = gpu_client.containers.get(args["name"])
+        assert container.labels["gpulab.gpu-share"] == "time-slice"
+        assert first_process_env(gpu_host, container)["NVIDIA_VISIBLE_DEVICES"] == first["tenant"]["gpus"][0]
+    assert run_module(one)["changed"] is False
+
+    dedicated = tenant_host("share-ded", gpus=1, cpus=0, topology=topology, docker_host=gpu_host.host)
+    got = run_module(dedicated)["tenant"]["gpus"]
+    assert got != first["tenant"]["gpus"] and len(got) == 1
+    refused = run_module(tenant_host("share-ded2", gpus=1, cpus=0, topology=topology, docker_host=gpu_host.host))
+    assert refused.get("failed") and refused["msg"].startswith("gpus: 1 is more than the 0 free"), refused
+    # And the dedicated tenant's GPU is not shared either.
+    third = run_module(tenant_host("share-c", gpus=0, cpus=0, gpu_share={"gpus": 1}, topology=topology, docker_host=gpu_host.host))
+    assert third["tenant"]["gpus"] == first["tenant"]["gpus"]

@@ -37,3 +37,13 @@ def test_a_tenant_on_two_instances_of_one_gpu():
     # No two samples with the same name and labels: Prometheus refuses a file that has them.
     keys = [(name, labels) for name, labels, _value in got]
     assert len(keys) == len(set(keys))
+
+
+def test_gpus_only_sharers_hold_are_counted_as_shared():
+    a, b = attrs("alice", ["GPU-0"], "0", "0"), attrs("bob", ["GPU-0"], "1", "0")
+    for tenant in (a, b):
+        tenant["Config"]["Labels"]["gpulab.gpu-share"] = "time-slice"
+    client = FakeClient([a, b, attrs("carl", ["GPU-1"], "2", "0")])
+    got = samples(render(families(collect(client, TOPOLOGY, reading, FakeCgroups()))))
+    host = dict((labels, value) for name, labels, value in got if name == "gpulab_host_gpus")
+    assert host == {(("state", '"free"'),): "2", (("state", '"held"'),): "1", (("state", '"shared"'),): "1"}

@@ -209,6 +209,7 @@ gpulab_tenant_disk_used_bytes{mount="/",tenant="bob"} 4096
 gpulab_tenant_disk_used_bytes{mount="/",tenant="carl"} 4096
 gpulab_host_gpus{state="free"} 1
 gpulab_host_gpus{state="held"} 3
+gpulab_host_gpus{state="shared"} 0
 gpulab_host_cpus{state="free"} 5
 gpulab_host_cpus{state="held"} 3
 gpulab_gpu_foreign_processes{UUID="GPU-0",gpu="0"} 0

@@ -4,6 +4,7 @@ HTML escapes, every tenant in the legend, no tenant colour on a free GPU or CPU,
 import xml.etree.ElementTree as ET
 
 import yaml
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.gpulab.dgx.plugins.filter.allocation_index import allocation_index
@@ -105,3 +106,10 @@ def test_any_allocation_gives_a_table_row_per_tenant_and_an_escaped_index(tenant
     page = allocation_index({"h": report})
     for tenant in report["tenants"]:
         assert "<" not in tenant["name"] or tenant["name"] not in page
+
+
+@pytest.mark.parametrize("text", ["img\u2028name", "img\u2029name", "img\x85name", "img\nname", "img\x1cname"])
+def test_a_line_break_of_any_kind_stays_inside_its_cell(text):
+    from ansible_collections.gpulab.dgx.plugins.plugin_utils.report.table import plain
+    out = plain(text)
+    assert len(out) == len("img?name") and out.startswith("img") and out.endswith("name") and len(out.splitlines()) == 1
