@@ -29,9 +29,16 @@ if [ -z "$visible" ]; then
 fi
 if command -v nvidia-smi >/dev/null 2>&1; then
   smi=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+  smi_mig=$(nvidia-smi -L 2>/dev/null | grep -c '^ *MIG ')
 else
   smi=absent
+  smi_mig=absent
 fi
+# GPU device nodes: a container given more than its GPUs (privileged, a /dev bind) sees more of them.
+gpu_nodes=0
+for node in /dev/nvidia[0-9] /dev/nvidia[0-9][0-9]; do
+  [ -c "$node" ] && gpu_nodes=$((gpu_nodes + 1))
+done
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   cpuset=$(cat /sys/fs/cgroup/cpuset.cpus.effective 2>/dev/null)
   read -r quota period </sys/fs/cgroup/cpu.max 2>/dev/null
@@ -54,10 +61,11 @@ shm_size=$(df -P -B1 /dev/shm 2>/dev/null | awk 'NR==2 {print $2}')
 memlock=$(ulimit -l 2>/dev/null)
 # shellcheck disable=SC3045
 stack=$(ulimit -s 2>/dev/null)
-fmt='{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "cpuset": "%s", "cpu_quota": "%s", '
+fmt='{"nvidia_visible_devices": "%s", "nvidia_smi_gpus": "%s", "nvidia_smi_mig": "%s", "gpu_nodes": "%s", '
+fmt="$fmt"'"cpuset": "%s", "cpu_quota": "%s", '
 fmt="$fmt"'"cpu_period": "%s", "memory_limit": "%s", "root_size": "%s", "root_size_human": "%s", '
 fmt="$fmt"'"shm_size": "%s", "memlock_kib": "%s", "stack_kib": "%s", "sshd_listening": "%s"}\n'
 # shellcheck disable=SC2059
-printf "$fmt" "$visible" "$smi" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" \
+printf "$fmt" "$visible" "$smi" "$smi_mig" "$gpu_nodes" "$cpuset" "${quota:-}" "${period:-}" "$memory" "$root_size" "$root_human" \
   "$shm_size" "$memlock" "$stack" "$sshd"
 """

@@ -66,8 +66,14 @@ def mismatches(reading: Reading, want: Dict[str, Any]) -> List[str]:
     gpus = ",".join(str(g) for g in want["gpus"]) if want["gpus"] else "void"
     check(reading.get("nvidia_visible_devices") == gpus, "NVIDIA_VISIBLE_DEVICES", gpus, "nvidia_visible_devices")
     smi = reading.get("nvidia_smi_gpus")
-    check(smi == "absent" or _number(smi) == len(want["gpus"]), "GPUs listed by nvidia-smi -L", len(want["gpus"]),
-          "nvidia_smi_gpus")
+    instances = [g for g in want["gpus"] if str(g).startswith("MIG-")]
+    whole = len(set(want.get("gpu_indices") or [])) if instances else len(want["gpus"])
+    check(smi == "absent" or _number(smi) == whole, "GPUs listed by nvidia-smi -L", whole, "nvidia_smi_gpus")
+    mig = reading.get("nvidia_smi_mig")
+    check(mig == "absent" or _number(mig) == len(instances), "MIG devices listed by nvidia-smi -L", len(instances),
+          "nvidia_smi_mig")
+    nodes = _number(reading.get("gpu_nodes"))
+    check(nodes is not None and nodes <= whole, "/dev/nvidiaN device nodes", "at most %d" % whole, "gpu_nodes")
     if want["cpus"]:
         check(reading.get("cpuset") == want["cpuset"], "cpuset", want["cpuset"], "cpuset")
         check(_number(reading.get("cpu_quota")) == want["cpu_quota"], "CPU quota", want["cpu_quota"], "cpu_quota")

@@ -37,6 +37,8 @@ def placements(draw):
     reading = {
         "nvidia_visible_devices": ",".join(gpus) if gpus else "void",
         "nvidia_smi_gpus": draw(st.sampled_from(["absent", str(len(gpus))])),
+        "nvidia_smi_mig": draw(st.sampled_from(["absent", "0"])),
+        "gpu_nodes": str(draw(st.integers(0, len(gpus)))),
         "cpuset": cpuset if cpus else draw(st.sampled_from(["0-63", ""])),
         "cpu_quota": str(want["cpu_quota"] if cpus else -1), "cpu_period": "100000",
         "memory_limit": str(want["memory_bytes"]), "root_size": str(want["disk_bytes"]), "root_size_human": "1G",
@@ -50,6 +52,8 @@ def placements(draw):
 WRONG = {
     "nvidia_visible_devices": ("all", "NVIDIA_VISIBLE_DEVICES"),
     "nvidia_smi_gpus": ("9", "nvidia-smi -L"),
+    "nvidia_smi_mig": ("3", "MIG devices listed by nvidia-smi -L"),
+    "gpu_nodes": ("99", "/dev/nvidiaN device nodes"),
     "cpuset": ("99", "cpuset"),
     "cpu_quota": ("7", "CPU quota"),
     "cpu_period": ("7", "CPU period"),
@@ -164,3 +168,16 @@ def test_the_probe_prints_one_json_object_on_this_machine():
     out = subprocess.run(["sh", "-c", PROBE_SCRIPT], stdout=subprocess.PIPE, universal_newlines=True, check=True)
     reading = json.loads(out.stdout)
     assert set(reading) == set(WRONG) | {"root_size_human"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(placements())
+def test_two_mig_instances_of_one_gpu_read_as_one_gpu_and_two_mig_devices(case):
+    want, reading = case
+    mig = ["MIG-feb88891-0321-5fef-9c87-d4af3b54259e", "MIG-a25704ba-3a06-5299-a795-fd7cf4d13973"]
+    want = dict(want, gpus=mig, gpu_indices=[3])
+    reading = dict(reading, nvidia_visible_devices=",".join(mig), nvidia_smi_gpus="1", nvidia_smi_mig="2", gpu_nodes="1")
+    assert mismatches(reading, want) == []
+    assert "MIG devices listed by nvidia-smi -L: wanted 2, found 1" in mismatches(dict(reading, nvidia_smi_mig="1"), want)
+    # A container that sees every GPU of an 8-GPU host (privileged) is caught.
+    assert any("/dev/nvidiaN device nodes: wanted at most 1" in m for m in mismatches(dict(reading, gpu_nodes="8"), want))
