@@ -22,20 +22,12 @@ def check_mig(value: Any, gpus: int) -> Optional[Tuple[str, int]]:
     """`mig` as (profile, count), or None when not asked. Raises FieldError naming mig and the value."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise FieldError("mig", value, "must be a dict with profile (e.g. 1g.10gb) and count")
-    unknown = sorted(str(k) for k in value if k not in MIG_KEYS)
-    if unknown:
-        raise FieldError("mig", ",".join(unknown), "is not a mig key (known: %s)" % ", ".join(MIG_KEYS))
+    _check_keys("mig", value, MIG_KEYS, "profile (e.g. 1g.10gb) and count")
     profile = value.get("profile")
     if not isinstance(profile, str) or not PROFILE_RE.match(profile):
         raise FieldError("mig.profile", profile, "is not a MIG profile name such as 1g.10gb or 3g.40gb "
                          "(nvidia-smi mig -lgip lists a GPU's)")
-    count = value.get("count", 1)
-    if isinstance(count, str) and count.strip().isdigit():
-        count = int(count.strip())
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_INSTANCES:
-        raise FieldError("mig.count", count, "must be a whole number from 1 to %d" % MAX_INSTANCES)
+    count = _count("mig.count", value.get("count", 1), MAX_INSTANCES)
     if gpus:
         raise FieldError("mig", "%s x%d" % (profile, count), "cannot be combined with gpus %d: a tenant gets "
                          "whole GPUs or MIG instances" % gpus)
@@ -46,16 +38,8 @@ def check_share(value: Any, gpus: int, mig: Optional[Tuple[str, int]]) -> Option
     """`gpu_share` as (GPU count, mode), or None when not asked. Raises FieldError naming gpu_share and the value."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise FieldError("gpu_share", value, "must be a dict with gpus (how many shared GPUs) and mode (time-slice)")
-    unknown = sorted(str(k) for k in value if k not in SHARE_KEYS)
-    if unknown:
-        raise FieldError("gpu_share", ",".join(unknown), "is not a gpu_share key (known: %s)" % ", ".join(SHARE_KEYS))
-    count = value.get("gpus", 1)
-    if isinstance(count, str) and count.strip().isdigit():
-        count = int(count.strip())
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 64:
-        raise FieldError("gpu_share.gpus", count, "must be a whole number from 1 to 64")
+    _check_keys("gpu_share", value, SHARE_KEYS, "gpus (how many shared GPUs) and mode (time-slice)")
+    count = _count("gpu_share.gpus", value.get("gpus", 1), 64)
     mode = value.get("mode", "time-slice")
     if mode == "mps":
         raise FieldError("gpu_share.mode", mode, "is not offered: MPS needs --ipc=host and the MPS daemon's user shared "
@@ -66,3 +50,21 @@ def check_share(value: Any, gpus: int, mig: Optional[Tuple[str, int]]) -> Option
         raise FieldError("gpu_share", "%d %s" % (count, mode), "cannot be combined with %s: a tenant gets dedicated GPUs, "
                          "MIG instances or shared GPUs" % ("gpus %d" % gpus if gpus else "mig"))
     return count, mode
+
+
+def _check_keys(field: str, value: Any, keys: Tuple[str, ...], shape: str) -> None:
+    """`value` is a dict of `keys` only; FieldError naming `field` otherwise."""
+    if not isinstance(value, dict):
+        raise FieldError(field, value, "must be a dict with %s" % shape)
+    unknown = sorted(str(k) for k in value if k not in keys)
+    if unknown:
+        raise FieldError(field, ",".join(unknown), "is not a %s key (known: %s)" % (field, ", ".join(keys)))
+
+
+def _count(field: str, value: Any, most: int) -> int:
+    """A whole number from 1 to `most` (digits in a string too, as YAML or -e may give them)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise FieldError(field, value, "must be a whole number from 1 to %d" % most)
+    return value
