@@ -22,13 +22,13 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc_share impo
 class Allocation(object):
     """The GPUs (topology indices and the IDs Docker is given) and CPUs a tenant holds."""
 
-    def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], mems: List[int], placed: bool,
+    def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], node_of: Dict[int, int], placed: bool,
                  notes: Optional[List[str]] = None, numa_local: bool = True) -> None:
         self.gpu_indices = gpu_indices
         self.gpu_ids = gpu_ids
         self.cpus = cpus
         self.cpuset = format_cpuset(cpus)
-        self.mems = format_cpuset(mems)
+        self.mems = format_cpuset(set(node_of[c] for c in cpus if c in node_of))  # the CPUs' NUMA nodes
         self.placed = placed
         self.notes = notes or []
         self.numa_local = numa_local
@@ -82,9 +82,9 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
     to_id, to_index = gpu_ids(topology)
     node_of = cpu_nodes(topology)
     if spec.mig:
-        return Allocation(**allocate_mig(spec, current, others, topology, to_index, node_of))
+        return Allocation(node_of=node_of, **allocate_mig(spec, current, others, topology, to_index, node_of))
     if spec.gpu_share:
-        return Allocation(**allocate_shared(spec, current, others, topology, to_id, to_index, node_of))
+        return Allocation(node_of=node_of, **allocate_shared(spec, current, others, topology, to_id, to_index, node_of))
     used_gpus, used_cpus = held_by(others, to_index)
     partitioned = set(mig_gpus(topology))
     used_gpus |= partitioned  # a GPU in MIG mode is handed out by its instances only
@@ -101,8 +101,7 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
         if (mine_valid and cpus_valid and len(mine_gpus) == spec.gpus
                 and len(current.alloc_cpus) == spec.cpus
                 and (current.numa_policy or spec.numa_policy) == spec.numa_policy):
-            mems = sorted(set(node_of[c] for c in current.alloc_cpus))
-            return Allocation(mine_gpus, [to_id[g] for g in mine_gpus], list(current.alloc_cpus), mems, False)
+            return Allocation(mine_gpus, [to_id[g] for g in mine_gpus], list(current.alloc_cpus), node_of, False)
 
     free_gpus = all_gpus - used_gpus
     free_cpus = all_cpus - used_cpus
@@ -129,8 +128,7 @@ def allocate(spec: TenantSpec, current: Optional[TenantRecord], others: List[Ten
             continue
         chosen = [int(g) for g in result["gpus"]]
         cpus = [int(c) for c in result["cpus"]]
-        mems = sorted(set(node_of[c] for c in cpus if c in node_of))
-        return Allocation(chosen, [to_id[g] for g in chosen], cpus, mems, True,
+        return Allocation(chosen, [to_id[g] for g in chosen], cpus, node_of, True,
                           list(result.get("notes") or []), bool(result.get("numa_local", True)))
     raise SpecError("gpus/cpus", "%d/%d" % (spec.gpus, spec.cpus),
                     "cannot be placed with numa_policy %s: %s" % (spec.numa_policy, error))

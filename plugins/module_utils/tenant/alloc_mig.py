@@ -35,7 +35,7 @@ def held_by_others(others: List[TenantRecord], instances: Dict[str, Dict[str, An
 
 def allocate_mig(spec: TenantSpec, current: Optional[TenantRecord], others: List[TenantRecord],
                  topology: Dict[str, Any], to_index: Dict[str, int], node_of: Dict[int, int]) -> Dict[str, Any]:
-    """{gpu_indices, gpu_ids (MIG UUIDs), cpus, mems, placed, notes, numa_local}; SpecError naming `mig`."""
+    """{gpu_indices, gpu_ids (MIG UUIDs), cpus, placed, notes, numa_local}; SpecError naming `mig`."""
     profile, count = spec.mig or ("", 0)
     instances = instance_index(topology)
     held, whole, used_cpus = held_by_others(others, instances, to_index)
@@ -46,8 +46,7 @@ def allocate_mig(spec: TenantSpec, current: Optional[TenantRecord], others: List
         cpus_ok = all(c in node_of and c not in used_cpus for c in current.alloc_cpus)
         if (cpus_ok and len(current.alloc_cpus) == spec.cpus
                 and (current.numa_policy or spec.numa_policy) == spec.numa_policy):
-            return _allocation(sorted(set(instances[g]["gpu"] for g in mine)), mine, list(current.alloc_cpus),
-                               node_of, False, [], True)
+            return allocation_args(sorted(set(instances[g]["gpu"] for g in mine)), mine, list(current.alloc_cpus), False, [], True)
     attempts: List[Set[str]] = []
     if mine_ok and len(mine) >= count:
         attempts.append(set(instances) - set(mine))  # keep its instances when it asks for fewer or other CPUs
@@ -60,13 +59,13 @@ def allocate_mig(spec: TenantSpec, current: Optional[TenantRecord], others: List
         except PlacementError as exc:
             error = exc
             continue
-        return _allocation(result["gpus"], result["instances"], result["cpus"], node_of, True,
+        return allocation_args(result["gpus"], result["instances"], result["cpus"], True,
                            list(result["notes"]), bool(result["numa_local"]))
     raise SpecError("mig", "%s x%d" % (profile, count), "cannot be placed with %d CPUs and numa_policy %s: %s"
                     % (spec.cpus, spec.numa_policy, error))
 
 
-def _allocation(gpus: List[int], ids: List[str], cpus: List[int], node_of: Dict[int, int], placed: bool,
-                notes: List[str], numa_local: bool) -> Dict[str, Any]:
-    return {"gpu_indices": gpus, "gpu_ids": ids, "cpus": cpus, "mems": sorted(set(node_of[c] for c in cpus if c in node_of)),
-            "placed": placed, "notes": notes, "numa_local": numa_local}
+def allocation_args(gpus: List[int], ids: List[str], cpus: List[int], placed: bool, notes: List[str],
+                    numa_local: bool) -> Dict[str, Any]:
+    """Allocation's arguments but the NUMA lookup (alloc.allocate adds it), for MIG and shared placements alike."""
+    return {"gpu_indices": gpus, "gpu_ids": ids, "cpus": cpus, "placed": placed, "notes": notes, "numa_local": numa_local}

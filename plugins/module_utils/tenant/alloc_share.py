@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc_mig import allocation_args
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import mig_gpus
@@ -42,7 +43,7 @@ def holders(others: List[TenantRecord], to_index: Dict[str, int]) -> Tuple[Dict[
 def allocate_shared(spec: TenantSpec, current: Optional[TenantRecord], others: List[TenantRecord],
                     topology: Dict[str, Any], to_id: Dict[int, str], to_index: Dict[str, int],
                     node_of: Dict[int, int]) -> Dict[str, Any]:
-    """{gpu_indices, gpu_ids, cpus, mems, placed, notes, numa_local}; SpecError naming gpu_share."""
+    """{gpu_indices, gpu_ids, cpus, placed, notes, numa_local}; SpecError naming gpu_share."""
     count, mode = spec.gpu_share or (0, "")
     sharers, dedicated, used_cpus = holders(others, to_index)
     blocked = dedicated | set(mig_gpus(topology)) | set(g for g, n in sharers.items() if n >= MAX_SHARERS)
@@ -51,7 +52,7 @@ def allocate_shared(spec: TenantSpec, current: Optional[TenantRecord], others: L
             and all(c in node_of and c not in used_cpus for c in current.alloc_cpus)
             and len(current.alloc_cpus) == spec.cpus and (current.numa_policy or spec.numa_policy) == spec.numa_policy):
         gpus = [g for g in mine if g is not None]
-        return _result(gpus, to_id, list(current.alloc_cpus), node_of, False, [], True)
+        return allocation_args(gpus, [to_id[g] for g in gpus], list(current.alloc_cpus), False, [], True)
     ctx = _Context(check_topology(topology), sorted(blocked), sorted(used_cpus))
     try:
         gpus, home = _choose(ctx, sharers, count, spec.cpus, spec.numa_policy)
@@ -64,7 +65,7 @@ def allocate_shared(spec: TenantSpec, current: Optional[TenantRecord], others: L
     if spilled:
         notes.append("numa_policy best-effort: %d of %d CPUs outside NUMA node(s) %s"
                      % (len(spilled), spec.cpus, ",".join(str(n) for n in home)))
-    return _result(gpus, to_id, picked, node_of, True, notes, not spilled)
+    return allocation_args(gpus, [to_id[g] for g in gpus], picked, True, notes, not spilled)
 
 
 def _choose(ctx: _Context, sharers: Dict[int, int], count: int, cpus: int, policy: str) -> Tuple[List[int], List[int]]:
@@ -93,9 +94,3 @@ def _choose(ctx: _Context, sharers: Dict[int, int], count: int, cpus: int, polic
                              "node %s: %d GPU(s), %d CPUs" % (n if n >= 0 else "unknown", len(g), ctx.capacity[n] if n >= 0 else len(ctx.free_cpus))
                              for n, g in sorted(by_node.items())) or "none"))
 
-
-def _result(gpus: List[int], to_id: Dict[int, str], cpus: List[int], node_of: Dict[int, int], placed: bool,
-            notes: List[str], numa_local: bool) -> Dict[str, Any]:
-    return {"gpu_indices": gpus, "gpu_ids": [to_id[g] for g in gpus], "cpus": cpus,
-            "mems": sorted(set(node_of[c] for c in cpus if c in node_of)), "placed": placed, "notes": notes,
-            "numa_local": numa_local}
