@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.cgroup import CgroupReader
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.gpu import GpuReading
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.tenantfs import TenantFiles
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import cpu_nodes, gpu_ids
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.ids import cpu_nodes, gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import LABEL_TENANT, Ledger, TenantRecord, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import instance_index

@@ -15,9 +15,9 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import nvidi
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.apply import ApplyError, apply_changes, mismatches
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import read_layout
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.plan import held_gpus, plan
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.ids import gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 
 

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Set
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size
 from ansible_collections.gpulab.dgx.plugins.module_utils.metrics.collect import Snapshot
 from ansible_collections.gpulab.dgx.plugins.module_utils.report.checks import find_warnings
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import cpu_nodes, gpu_ids
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.ids import cpu_nodes, gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.ids import cpu_nodes, gpu_ids
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import PlacementError, place
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import TenantRecord
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, TenantSpec
@@ -32,32 +33,6 @@ class Allocation(object):
         self.placed = placed
         self.notes = notes or []
         self.numa_local = numa_local
-
-
-def gpu_ids(topology: Dict[str, Any]) -> Tuple[Dict[int, str], Dict[str, int]]:
-    """GPU index -> Docker device ID (the UUID when the topology has one, else the index), and
-    back (from UUIDs and from index text, so containers made either way are read back; a MIG
-    instance's UUID maps to its GPU's index)."""
-    to_id: Dict[int, str] = {}
-    to_index: Dict[str, int] = {}
-    for gpu in topology.get("gpus") or []:
-        index = int(gpu["index"])
-        uuid = gpu.get("uuid") or ""
-        to_id[index] = uuid or str(index)
-        to_index[str(index)] = index
-        if uuid:
-            to_index[uuid] = index
-        for inst in gpu.get("mig_instances") or []:
-            to_index[inst["uuid"]] = index
-    return to_id, to_index
-
-
-def cpu_nodes(topology: Dict[str, Any]) -> Dict[int, int]:
-    nodes: Dict[int, int] = {}
-    for node, info in (topology.get("numa_nodes") or {}).items():
-        for cpu in info.get("cpus") or []:
-            nodes[int(cpu)] = int(node)
-    return nodes
 
 
 def held_by(records: List[TenantRecord], to_index: Dict[str, int]) -> Tuple[Set[int], Set[int]]:

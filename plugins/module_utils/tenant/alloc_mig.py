@@ -60,7 +60,7 @@ def allocate_mig(spec: TenantSpec, current: Optional[TenantRecord], others: List
             error = exc
             continue
         return allocation_args(result["gpus"], result["instances"], result["cpus"], True,
-                           list(result["notes"]), bool(result["numa_local"]))
+                               list(result["notes"]), bool(result["numa_local"]))
     raise SpecError("mig", "%s x%d" % (profile, count), "cannot be placed with %d CPUs and numa_policy %s: %s"
                     % (spec.cpus, spec.numa_policy, error))
 

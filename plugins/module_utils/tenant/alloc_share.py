@@ -93,4 +93,3 @@ def _choose(ctx: _Context, sharers: Dict[int, int], count: int, cpus: int, polic
                          "sharers) on one NUMA node with %d free CPUs: %s" % (count, MAX_SHARERS, cpus, "; ".join(
                              "node %s: %d GPU(s), %d CPUs" % (n if n >= 0 else "unknown", len(g), ctx.capacity[n] if n >= 0 else len(ctx.free_cpus))
                              for n, g in sorted(by_node.items())) or "none"))
-

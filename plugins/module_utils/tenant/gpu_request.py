@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import PROFILE_RE
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig_placement import MAX_INSTANCES
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import MAX_INSTANCES, PROFILE_RE
 
 MIG_KEYS = ("profile", "count")
 SHARE_KEYS = ("gpus", "mode")

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 # "1g.10gb", "3g.40gb", "1g.10gb+me", "1g.20gb", "7g.80gb"; compute-instance profiles ("1c.3g.40gb") too.
 PROFILE_RE = re.compile(r"^(?:[1-8]c\.)?[1-8]g\.[0-9]{1,4}gb(?:[+-][a-z][a-z.]*)*$")
+MAX_INSTANCES = 56  # 8 GPUs x 7 instances: the most one host can offer (and so a tenant can ask for)
 # MIG UUIDs: "MIG-<uuid>" (R470 and newer), "MIG-GPU-<uuid>/<gi>/<ci>" (R450/R460).
 MIG_UUID_RE = re.compile(r"^MIG-(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
                          r"|GPU-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/[0-9]+/[0-9]+)$")

@@ -23,12 +23,10 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset
-from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import PROFILE_RE
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import MAX_INSTANCES, PROFILE_RE
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError, check_topology
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.placement import (
     NUMA_POLICIES, PlacementError, _Context)
-
-MAX_INSTANCES = 56  # 8 GPUs x 7 instances: the most one host can offer
 
 
 def place_mig(topology: Dict[str, Any], profile: str, count: int, cpus: int, used_instances: Iterable[str] = (),

@@ -4,8 +4,9 @@ and refuses instances against other tenants' (whole GPUs and instances alike).""
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate, gpu_ids
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import allocate
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import SpecError, validate_spec
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.ids import gpu_ids
 
 from test_tenant_units import params, record
 
