@@ -15,8 +15,11 @@ description:
     names the tenant. A GPU the layout does not name is left as it is.
   - When a step fails, every GPU this run changed is put back as it was (reported), then the task fails with
     what C(nvidia-smi) said.
-  - MIG instances do not survive a reboot (MIG mode does); the role C(gpulab.dgx.gpu_partition) runs this
-    module at boot before Docker starts tenants. See docs/gpu-sharing.md.
+  - MIG instances do not survive a reboot (MIG mode does), and come back with new UUIDs. After the layout is
+    applied, each MIG tenant whose instances are gone is moved onto the instances now in the slots its
+    container records (label C(gpulab.mig-slots): GPU, profile and rank on that GPU), its container made again
+    from its own configuration (RV(remapped)). The role C(gpulab.dgx.gpu_partition) also installs a boot unit
+    that does both without Ansible. See docs/gpu-sharing.md.
 version_added: 0.1.0
 author: gpulab.dgx maintainers (@gpulab)
 extends_documentation_fragment:
@@ -76,6 +79,17 @@ changes:
       before: {mig_enabled: false, mig_devices: {}}
       after: {mig_enabled: true, mig_devices: {"1g.10gb": 7}}
       commands: ["nvidia-smi -i 6 -mig 1", "nvidia-smi mig -i 6 -cgi 1g.10gb,1g.10gb,1g.10gb,1g.10gb,1g.10gb,1g.10gb,1g.10gb -C"]
+remapped:
+  description: >-
+    MIG tenants whose instances were created again since their container was made (after a reboot: new
+    UUIDs) and that were moved onto the instances now in their slots (in check mode, that would be).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - tenant: alice
+      before: [MIG-1f8c6f4e-0c2b-5a1e-9f0d-3c1e2a9b7d11]
+      after: [MIG-7a2d9e10-4b5c-5d6e-8f90-1a2b3c4d5e6f]
 gpus:
   description: Every GPU of the host as it is after the run (as it is now, in check mode), with its MIG instances.
   returned: always

@@ -8,7 +8,7 @@ holds them (whole, or any of their instances)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import Desired
 
@@ -35,9 +35,11 @@ def current_state(gpu: Dict[str, Any]) -> Dict[str, Any]:
     return {"mig_enabled": gpu.get("mig_mode") == "Enabled", "mig_devices": dict(sorted(counts.items()))}
 
 
-def plan(topology: Dict[str, Any], desired: Dict[int, Desired], held: Dict[int, str]) -> Tuple[List[Change], List[str]]:
+def plan(topology: Dict[str, Any], desired: Dict[int, Desired], held: Dict[int, str],
+         waiting: Optional[Dict[int, List[Tuple[str, str, int]]]] = None) -> Tuple[List[Change], List[str]]:
     """(changes, refusals). A refusal names the GPU and why it cannot be changed; with any refusal the
-    caller changes nothing."""
+    caller changes nothing. `waiting` (waiting_slots): a GPU whose instances tenants wait for may only get
+    them created again, with room for every waiting slot."""
     by_index = dict((int(g["index"]), g) for g in topology.get("gpus") or [])
     changes: List[Change] = []
     refusals: List[str] = []
@@ -56,6 +58,14 @@ def plan(topology: Dict[str, Any], desired: Dict[int, Desired], held: Dict[int, 
         if index in held:
             refusals.append("GPU %d is held by tenant %s: remove the tenant (or move it to another GPU) before "
                             "repartitioning GPU %d" % (index, held[index], index))
+            continue
+        lost = [w for w in (waiting or {}).get(index, []) if want.devices.get(w[1], 0) <= w[2]]
+        recreate_only = before["mig_enabled"] == want.enabled and not gpu.get("mig_instances")
+        if (waiting or {}).get(index) and (lost or not recreate_only):
+            names = sorted(set(w[0] for w in ((waiting or {})[index])))
+            refusals.append("GPU %d: tenant %s waits for its MIG instance(s) there to be created again (after a reboot); "
+                            "apply the layout it was placed on, or remove the tenant, before repartitioning GPU %d"
+                            % (index, ", ".join(names), index))
             continue
         steps: List[List[str]] = []
         if before["mig_enabled"] and gpu.get("mig_instances"):
@@ -76,3 +86,18 @@ def held_gpus(records: List[Any], to_index: Dict[str, int]) -> Dict[int, str]:
             if gid in to_index:
                 held.setdefault(to_index[gid], record.name or record.container_name)
     return held
+
+
+def waiting_slots(records: List[Any], to_index: Dict[str, int]) -> Dict[int, List[Tuple[str, str, int]]]:
+    """GPU index -> (tenant, profile, rank) of each slot a tenant's label records whose instance is gone (a
+    reboot): the tenant gets the instance created there again, so the GPU must get that slot back."""
+    waiting: Dict[int, List[Tuple[str, str, int]]] = {}
+    for record in records:
+        slots = list(getattr(record, "mig_slots", []))
+        if len(slots) != len(record.gpu_ids):
+            continue
+        for gid, slot in zip(record.gpu_ids, slots):
+            parent, profile, rank = slot.rsplit("/", 2)
+            if gid not in to_index and parent in to_index and rank.isdigit():
+                waiting.setdefault(to_index[parent], []).append((record.name or record.container_name, profile, int(rank)))
+    return waiting

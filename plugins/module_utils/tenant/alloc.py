@@ -24,7 +24,7 @@ class Allocation(object):
     """The GPUs (topology indices and the IDs Docker is given) and CPUs a tenant holds."""
 
     def __init__(self, gpu_indices: List[int], gpu_ids: List[str], cpus: List[int], node_of: Dict[int, int], placed: bool,
-                 notes: Optional[List[str]] = None, numa_local: bool = True) -> None:
+                 notes: Optional[List[str]] = None, numa_local: bool = True, slots: Optional[List[str]] = None) -> None:
         self.gpu_indices = gpu_indices
         self.gpu_ids = gpu_ids
         self.cpus = cpus
@@ -33,6 +33,7 @@ class Allocation(object):
         self.placed = placed
         self.notes = notes or []
         self.numa_local = numa_local
+        self.slots = slots or []  # a MIG tenant's instances as slots, in gpu_ids' order
 
 
 def held_by(records: List[TenantRecord], to_index: Dict[str, int]) -> Tuple[Set[int], Set[int]]:

@@ -309,8 +309,8 @@ def stage_present(client: Any, spec: TenantSpec, topology_source: Callable[[], D
         plan["update"] = {}
         if current is None:
             outcome.act("create")
-        elif current.spec_hash != desired.spec_hash:
-            outcome.act("recreate")
+        elif current.spec_hash != desired.spec_hash or current.gpu_ids != desired.gpu_ids:
+            outcome.act("recreate")  # device IDs too: MIG instances created again keep their slots, not their UUIDs
         else:
             plan["update"] = in_place_changes(current, desired)
             if plan["update"]:

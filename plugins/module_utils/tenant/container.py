@@ -15,7 +15,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.sizes import format_size
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.alloc import Allocation
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import (
-    LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPU_SHARE, LABEL_GPUS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
+    LABEL_CPUSET, LABEL_DATA_DIR, LABEL_DISK, LABEL_GPU_SHARE, LABEL_GPUS, LABEL_MIG_SLOTS, LABEL_NUMA_POLICY, LABEL_QUOTA_PROJECT,
     LABEL_SPEC_HASH, LABEL_SSH_PORT, LABEL_TENANT, SSH_CONTAINER_PORT, TenantRecord)
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.spec import TenantSpec
 
@@ -73,17 +73,20 @@ class Desired(object):
         self.gpu_share = spec.gpu_share[1] if spec.gpu_share else None
         if self.gpu_share:
             labels[LABEL_GPU_SHARE] = self.gpu_share
+        if alloc.slots:
+            labels[LABEL_MIG_SLOTS] = ",".join(alloc.slots)
         if spec.disk:
             labels[LABEL_DISK] = str(spec.disk)
             labels[LABEL_DISK_ENFORCED] = "true" if storage_size else "false"
         if quota_project is not None:
             labels[LABEL_QUOTA_PROJECT] = str(quota_project)
         self.spec_hash = spec_hash({
-            "image": self.image, "image_id": image_id, "gpus": self.gpu_ids, "cpuset": self.cpuset,
+            # MIG instances by slot: the same slots with new UUIDs (re-created after a reboot) are the same tenant.
+            "image": self.image, "image_id": image_id, "gpus": alloc.slots or self.gpu_ids, "cpuset": self.cpuset,
             "mems": self.mems, "pids": self.pids_limit, "shm": self.shm_size, "ulimits": self.ulimits,
             "port": port, "bind": self.bind,
             "data": [self.data_dir, self.data_mount], "storage_size": storage_size, "network": self.network,
-            "env": self.env, "labels": labels,
+            "env": self.env, "labels": dict(labels, **{LABEL_GPUS: ",".join(alloc.slots)}) if alloc.slots else labels,
         })
         labels[LABEL_SPEC_HASH] = self.spec_hash
         self.labels = labels

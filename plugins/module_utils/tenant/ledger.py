@@ -30,6 +30,8 @@ LABEL_QUOTA_PROJECT = "gpulab.quota-project"
 LABEL_NUMA_POLICY = "gpulab.numa-policy"
 # Set on a tenant whose GPUs are shared (gpu_share): its value is the mode (time-slice).
 LABEL_GPU_SHARE = "gpulab.gpu-share"
+# A MIG tenant's instances as slots (topology.mig.instance_slots), in the order of its device IDs.
+LABEL_MIG_SLOTS = "gpulab.mig-slots"
 SSH_CONTAINER_PORT = "22/tcp"
 
 
@@ -77,6 +79,7 @@ class TenantRecord(object):
         self.spec_hash = self.labels.get(LABEL_SPEC_HASH, "")
         self.numa_policy = self.labels.get(LABEL_NUMA_POLICY, "")
         self.gpu_share: Optional[str] = self.labels.get(LABEL_GPU_SHARE) or None
+        self.mig_slots: List[str] = [s for s in self.labels.get(LABEL_MIG_SLOTS, "").split(",") if s]
         self.storage_size = ((host.get("StorageOpt") or {}).get("size"))
 
     @property

@@ -127,3 +127,24 @@ def mig_gpus(topology: Dict[str, Any]) -> List[int]:
     """GPUs that cannot be handed out whole: MIG mode on, or instances listed."""
     return sorted(int(g["index"]) for g in topology.get("gpus") or []
                   if g.get("mig_mode") == "Enabled" or g.get("mig_instances"))
+
+
+def instance_slots(topology: Dict[str, Any]) -> Dict[str, str]:
+    """MIG UUID -> its slot, "<GPU UUID or index>/<profile>/<n>": the n-th instance of that profile on
+    that GPU in the contract's order. Instances of one profile on one GPU are alike (memory, compute),
+    and the layout fixes how many there are, so the same layout created again (after a reboot, with
+    new UUIDs) has the same slots: a tenant's slots name what it holds across re-creation."""
+    out: Dict[str, str] = {}
+    for gpu in topology.get("gpus") or []:
+        parent = gpu.get("uuid") or str(gpu["index"])
+        seen: Dict[str, int] = {}
+        for inst in sorted(gpu.get("mig_instances") or [], key=instance_order):
+            n = seen.get(inst["profile"], 0)
+            seen[inst["profile"]] = n + 1
+            out[inst["uuid"]] = "%s/%s/%d" % (parent, inst["profile"], n)
+    return out
+
+
+def slot_instances(topology: Dict[str, Any]) -> Dict[str, str]:
+    """Slot -> the MIG UUID in it now (instance_slots turned round)."""
+    return dict((slot, uuid) for uuid, slot in instance_slots(topology).items())

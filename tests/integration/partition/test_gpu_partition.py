@@ -67,11 +67,40 @@ def test_apply_again_refuse_while_held_and_reapply_after_reboot(smi_double, gpu_
     assert refused.get("failed") and refused["msg"].startswith("nothing was changed: GPU 3 is held by tenant %s" % args["name"])
     assert len(smi_double.changing_calls()) == calls  # refused before anything ran
 
-    # A reboot: MIG mode stays, instances go; applying again re-creates them (with new UUIDs, as NVIDIA's do).
+    # A reboot: MIG mode stays, instances go. Another layout for GPU 3 would lose the slot the tenant waits for.
+    container = gpu_containers.containers.get(args["name"])
+    container.exec_run(["sh", "-c", "echo kept > /tmp/layer"])
+    slots = container.labels["gpulab.mig-slots"].split(",")
+    assert slots == ["GPU-00000003-0000-4000-8000-000000000000/3g.40gb/%d" % [i["uuid"] for i in done["gpus"][3]["mig_instances"]].index(held)]
     smi_double.reboot()
+    calls = len(smi_double.changing_calls())
+    refused = partition("all-1g", gpu_host.host)
+    assert refused.get("failed") and "GPU 3: tenant %s waits for its MIG instance(s)" % args["name"] in refused["msg"], refused
+    assert len(smi_double.changing_calls()) == calls
+    planned = partition("students", gpu_host.host, check=True)
+    assert planned["remapped"] == [] or all(r["tenant"] == args["name"] for r in planned["remapped"])
+
+    # Applying the layout again re-creates the instances (new UUIDs, as NVIDIA's) and moves the tenant onto the
+    # one now in its slot: its container made again from its own configuration, the same spec hash.
     back = partition("students", gpu_host.host)
-    assert back["changed"] and layout_of(back) == layout_of(done)
-    assert held not in [i["uuid"] for i in back["gpus"][3]["mig_instances"]]
+    assert back["changed"] and layout_of(back) == layout_of(done), back
+    new_uuids = [i["uuid"] for i in back["gpus"][3]["mig_instances"]]
+    assert held not in new_uuids
+    (moved,) = back["remapped"]
+    assert moved["tenant"] == args["name"] and moved["before"] == [held]
+    assert moved["after"] == [new_uuids[int(slots[0].rsplit("/", 1)[1])]]
+    now = gpu_containers.containers.get(args["name"])
+    assert now.id != container.id and now.status == "running"
+    assert now.attrs["HostConfig"]["DeviceRequests"][0]["DeviceIDs"] == moved["after"]
+    assert now.labels["gpulab.gpus"] == moved["after"][0]
+    assert now.labels["gpulab.spec-hash"] == container.labels["gpulab.spec-hash"]
+    assert now.attrs["HostConfig"]["CpusetCpus"] == container.attrs["HostConfig"]["CpusetCpus"]
+    assert now.attrs["HostConfig"]["PortBindings"] == container.attrs["HostConfig"]["PortBindings"]
+    assert [c.name for c in gpu_containers.containers.list(all=True) if c.name.startswith(args["name"])] == [args["name"]]
+    # The tenant module agrees: nothing to change; and a second apply has nothing to move.
+    again = run_tenant(args)
+    assert not again.get("failed") and again["changed"] is False, again["diff"]
+    assert partition("students", gpu_host.host)["remapped"] == []
 
 
 def test_a_run_that_fails_midway_puts_back_what_it_changed(smi_double, gpu_host):

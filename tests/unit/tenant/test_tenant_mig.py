@@ -106,3 +106,25 @@ def test_a_gpu_held_whole_offers_no_instances_and_mig_gpus_are_not_whole():
 def test_a_mig_uuid_maps_to_its_gpu_for_readers_of_the_ledger():
     _to_id, to_index = gpu_ids(topology())
     assert to_index[mig(2, 2)] == 2 and to_index["GPU-00000001-0000-4000-8000-000000000000"] == 1
+
+
+def test_a_tenant_whose_instances_were_created_again_gets_its_slots_back_and_others_keep_off_them():
+    from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import instance_slots
+    before = topology()
+    after = topology()
+    for gpu in after["gpus"]:
+        for inst in gpu.get("mig_instances") or []:
+            inst["uuid"] = inst["uuid"].replace("-5000-", "-6000-")  # a reboot: same layout, new UUIDs
+    slot = instance_slots(before)[mig(2, 1)]
+    stale = record("alice", [mig(2, 1)], "4")
+    stale.mig_slots = [slot]
+    spec = validate_spec(params(gpus=0, cpus=1, mig={"profile": "1g.10gb"}))
+    alloc = allocate(spec, stale, [], after)
+    assert alloc.gpu_ids == [mig(2, 1).replace("-5000-", "-6000-")] and alloc.slots == [slot] and not alloc.placed
+    # Another tenant placed before alice is applied again does not take the instance in her slot.
+    bob = validate_spec(params(name="bob", gpus=0, cpus=1, mig={"profile": "1g.10gb", "count": 5}, numa_policy="best-effort"))
+    taken = allocate(bob, None, [stale], after).gpu_ids
+    assert len(taken) == 5 and mig(2, 1).replace("-5000-", "-6000-") not in taken
+    greedy = validate_spec(params(name="bob", gpus=0, cpus=1, mig={"profile": "1g.10gb", "count": 6}, numa_policy="best-effort"))
+    with pytest.raises(SpecError):
+        allocate(greedy, None, [stale], after)
