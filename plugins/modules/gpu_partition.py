@@ -17,7 +17,7 @@ description:
     what C(nvidia-smi) said.
   - MIG instances do not survive a reboot (MIG mode does), and come back with new UUIDs. After the layout is
     applied, each MIG tenant whose instances are gone is moved onto the instances now in the slots its
-    container records (label C(gpulab.mig-slots): GPU, profile and rank on that GPU), its container made again
+    container records (label C(gpulab.mig-slots), naming GPU, profile and rank on that GPU), its container made again
     from its own configuration (RV(remapped)). The role C(gpulab.dgx.gpu_partition) also installs a boot unit
     that does both without Ansible. See docs/gpu-sharing.md.
 version_added: 0.1.0

@@ -18,12 +18,16 @@ import shutil
 import subprocess
 from typing import Any, Callable, Dict, List, Tuple
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
+from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import NvidiaSmiError
-from ansible_collections.gpulab.dgx.plugins.module_utils.partition.apply import apply_changes, mismatches
-from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import Desired
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.apply import ApplyError, apply_changes, mismatches
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import Desired, read_layout
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.plan import Change, plan
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.remap import plan_remap, remap_container
 from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 
 Run = Callable[[List[str]], Tuple[int, str, str]]
 
@@ -74,3 +78,39 @@ def remap_tenants(client: Any, topology: Dict[str, Any], check: bool) -> Dict[st
         for remap in remaps:
             remap_container(client, remap)
     return {"changed": bool(remaps), "remapped": [r.as_dict() for r in remaps], "problems": problems}
+
+
+COMMANDS = ("restore", "remap")
+
+
+def boot(command: str, params: Dict[str, Any], check: bool) -> Tuple[int, List[str]]:
+    """One run of the gpulab-mig command: (exit status, lines to print). params: config, name (the layout,
+    as the gpu_partition role wrote it), nvidia_smi, docker_host. Status 1 when something is left to the
+    admin (a GPU not restored, a tenant not moved) or failed; the lines say what and what to do."""
+    run = process_runner(params.get("nvidia_smi") or "nvidia-smi")
+
+    def read() -> Dict[str, Any]:
+        return read_host_topology(run=run)
+
+    try:
+        topology = read()
+    except TopologyError as exc:
+        return 1, ["GPUs: %s" % exc]
+    if command == "restore":
+        try:
+            desired = read_layout(params.get("config"), params.get("name"), [int(g["index"]) for g in topology["gpus"]])
+            result = restore(topology, desired, run, read, check)
+        except (FieldError, ApplyError, TopologyError) as exc:
+            return 1, [str(exc)]
+        verb = "would create" if check else "created"
+        lines = ["%s again: %s" % (verb, c) for c in result["commands"]] or ["every GPU is as layout %s says" % params.get("name")]
+        return (1 if result["left"] else 0), lines + result["left"]
+    try:
+        moved = remap_tenants(connect(params.get("docker_host")), topology, check)
+    except DockerUnreachable as exc:
+        return 1, ["docker_host: %s" % exc]
+    except Exception as exc:  # pylint: disable=broad-except
+        return 1, ["moving a MIG tenant onto its new instances failed (its container was put back): %s" % exc]
+    verb = "would move" if check else "moved"
+    lines = ["%s tenant %s: %s -> %s" % (verb, r["tenant"], ",".join(r["before"]), ",".join(r["after"])) for r in moved["remapped"]]
+    return (1 if moved["problems"] else 0), (lines or ["no MIG tenant to move"]) + moved["problems"]

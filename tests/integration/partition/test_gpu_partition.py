@@ -130,3 +130,51 @@ def test_bad_layouts_fail_before_anything_changes(smi_double, gpu_host, name, co
     result = partition(name, gpu_host.host, config=config)
     assert result.get("failed") and result["msg"] == words, result
     assert smi_double.changing_calls() == []
+
+
+def test_the_boot_command_restores_the_instances_then_moves_the_tenants(smi_double, gpu_host, gpu_containers, tenant_host, tmp_path):
+    """gpulab-mig as its two units run it at boot (roles/gpu_partition), from the zip the role ships, with Ansible
+    out of reach: restore before Docker would start tenants, remap once it runs."""
+    from boot_command import pack, run_command
+
+    lib = pack(str(tmp_path / "lib"))
+    config = tmp_path / "mig.json"
+    config.write_text(json.dumps({"config": LAYOUTS, "name": "students", "docker_host": gpu_host.host}))
+    assert not partition("students", gpu_host.host).get("failed")
+    args = [tenant_host("boot-%s" % name, gpus=0, cpus=1, mig={"profile": "1g.10gb", "count": count},
+                        docker_host=gpu_host.host, topology=None) for name, count in (("a", 2), ("b", 1))]
+    before = {}
+    for arg in args:
+        result = run_tenant(arg)
+        assert not result.get("failed"), result.get("msg")
+        before[arg["name"]] = result["tenant"]["gpus"]
+    first = gpu_containers.containers.get(args[0]["name"])
+    assert first.exec_run(["sh", "-c", "echo kept > %s/kept" % "/data"]).exit_code == 0
+
+    smi_double.reboot()
+    nothing = run_command(lib, str(config), "remap")  # instances not back yet: every tenant's slot is missing
+    assert nothing.returncode == 1 and nothing.stdout.count("are not in the GPUs' layout now") == 2, nothing
+    restored = run_command(lib, str(config), "restore")
+    assert restored.returncode == 0 and restored.stdout.count("created again: nvidia-smi mig -i") == 2, restored
+    planned = run_command(lib, str(config), "--check", "remap")
+    assert planned.returncode == 0 and planned.stdout.count("would move tenant") == 2, planned
+    assert dict((c.name, c.id) for c in gpu_containers.containers.list(all=True) if c.name in before) == \
+        dict((a["name"], gpu_containers.containers.get(a["name"]).id) for a in args)
+
+    moved = run_command(lib, str(config), "remap")
+    assert moved.returncode == 0 and moved.stderr == "", moved
+    uuids = set(i["uuid"] for g in smi_double.read()["gpus"] for i in g["instances"])
+    for arg in args:
+        container = gpu_containers.containers.get(arg["name"])
+        ids = container.attrs["HostConfig"]["DeviceRequests"][0]["DeviceIDs"]
+        assert container.status == "running" and len(ids) == len(before[arg["name"]])
+        assert set(ids) <= uuids and not set(ids) & set(before[arg["name"]])
+        assert "moved tenant %s: %s -> %s" % (arg["name"], ",".join(before[arg["name"]]), ",".join(ids)) in moved.stdout
+    all_ids = [i for a in args for i in gpu_containers.containers.get(a["name"]).attrs["HostConfig"]["DeviceRequests"][0]["DeviceIDs"]]
+    assert len(all_ids) == len(set(all_ids)) == 3  # no instance handed out twice
+    kept = gpu_containers.containers.get(args[0]["name"]).exec_run(["cat", "/data/kept"])
+    assert kept.exit_code == 0 and kept.output == b"kept\n"  # /data is the same directory
+    again = run_command(lib, str(config), "remap")
+    assert again.returncode == 0 and "no MIG tenant to move" in again.stdout
+    for arg in args:
+        assert run_tenant(arg)["changed"] is False
