@@ -88,6 +88,9 @@ def _entry(entry: Any, at: str) -> Desired:
     if not isinstance(enabled, bool):
         raise FieldError(at + ".mig-enabled", enabled, "must be true or false")
     devices = entry.get("mig-devices")
+    if enabled and devices is None:
+        # nvidia-mig-parted refuses this too ("missing required field 'mig-devices' when 'mig-enabled' is true").
+        raise FieldError(at + ".mig-devices", None, "is required with mig-enabled: true ({} for MIG on without instances)")
     if devices is None:
         devices = {}
     if not isinstance(devices, dict):
@@ -107,7 +110,7 @@ def _entry(entry: Any, at: str) -> Desired:
 def _devices(value: Any, known: List[int], at: str) -> List[int]:
     if value == "all":
         return list(known)
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):  # an empty list names no GPU, as in nvidia-mig-parted
         raise FieldError(at + ".devices", value, "must be all or a list of GPU indices")
     out = []
     for item in value:

@@ -60,8 +60,12 @@ def test_the_custom_layout_reads_per_gpu():
      "config.mig-configs.a[0].mig-enabled", "true or false"),
     ({"version": "v1", "mig-configs": {"a": [{"devices": [9], "mig-enabled": False}]}}, "a",
      "config.mig-configs.a[0].devices", "not a GPU of this host"),
-    ({"version": "v1", "mig-configs": {"a": [{"devices": [0], "mig-enabled": False}, {"devices": [0], "mig-enabled": True}]}},
+    ({"version": "v1", "mig-configs": {"a": [{"devices": [0], "mig-enabled": False},
+                                             {"devices": [0], "mig-enabled": True, "mig-devices": {}}]}},
      "a", "config.mig-configs.a[1].devices", "earlier entry"),
+    # As nvidia-mig-parted (0.5.0, assert --valid-config): MIG on needs mig-devices, {} for no instances.
+    ({"version": "v1", "mig-configs": {"a": [{"devices": "all", "mig-enabled": True}]}},
+     "a", "config.mig-configs.a[0].mig-devices", "is required with mig-enabled: true"),
     ({"version": "v1", "mig-configs": {"a": [{"devices": "all", "mig-enabled": False, "mig-devices": {"1g.10gb": 1}}]}},
      "a", "config.mig-configs.a[0].mig-devices", "needs mig-enabled"),
     ({"version": "v1", "mig-configs": {"a": [{"devices": "all", "mig-enabled": True, "mig-devices": {"huge": 1}}]}},
@@ -146,3 +150,9 @@ def test_planned_steps_reach_the_layout_and_never_touch_a_held_gpu(gpus):
     untouched = set(desired) - set(c.index for c in changes) - set(int(r.split()[1]) for r in refusals)
     for index in untouched:  # what is not changed (nor refused) is already as the layout wants
         assert current_state(now["gpus"][index]) == desired[index].as_dict()
+
+
+def test_an_entry_naming_no_gpu_is_accepted_as_nvidia_mig_parted_accepts_it():
+    config = {"version": "v1", "mig-configs": {"a": [{"devices": [], "mig-enabled": True, "mig-devices": {"1g.10gb": 7}},
+                                                     {"devices": [1], "mig-enabled": False}]}}
+    assert list(read_layout(config, "a", [0, 1])) == [1]
