@@ -63,7 +63,8 @@ def build_report(topology: Dict[str, Any], snapshot: Snapshot, hostname: str = "
             if tenant["name"] not in cpu_holders.setdefault(cpu, []):
                 cpu_holders[cpu].append(tenant["name"])
 
-    gpus = [_gpu(g, gpu_holders.get(int(g["index"]), [])) for g in topology.get("gpus") or []]
+    instance_holder = dict((m["uuid"], tenant["name"]) for tenant in tenants for m in tenant.get("mig") or [])
+    gpus = [_gpu(g, gpu_holders.get(int(g["index"]), []), instance_holder) for g in topology.get("gpus") or []]
     nodes = _numa_nodes(topology, gpus, cpu_holders)
     free_gpus = [g["index"] for g in gpus if not g["tenants"]]
     free_by_numa = [{"numa_node": n["id"], "gpus": [i for i in n["gpus"] if i in free_gpus],
@@ -164,9 +165,13 @@ def _parked(snapshot: Snapshot, tenants: List[Dict[str, Any]], to_index: Dict[st
     return entries
 
 
-def _gpu(gpu: Dict[str, Any], holders: List[str]) -> Dict[str, Any]:
+def _gpu(gpu: Dict[str, Any], holders: List[str], instance_holder: Dict[str, str]) -> Dict[str, Any]:
+    """One GPU of the map; a GPU in MIG mode also lists its instances, each with the tenant holding it (or None)."""
     node = int(gpu.get("numa_node", -1))
+    instances = [{"profile": i["profile"], "gi": i.get("gi"), "uuid": i["uuid"], "tenant": instance_holder.get(i["uuid"])}
+                 for i in gpu.get("mig_instances") or []]
     return {
+        "mig_instances": instances,
         "index": int(gpu["index"]),
         "uuid": gpu.get("uuid"),
         "name": gpu.get("name"),

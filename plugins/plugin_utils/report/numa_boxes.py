@@ -30,6 +30,7 @@ BOX_GAP = 18
 BOXES_PER_ROW = 4
 WARN = "#c0392b"
 LABEL_SIZE = 8.5  # the CPU numbers right of each row of cells
+MIG_GAP = 2       # between the cells of a GPU's MIG instances
 
 
 class NodeBox(object):
@@ -134,7 +135,8 @@ def _draw_box(canvas: Canvas, box: NodeBox, x: float, y: float, width: float, he
 
 
 def _draw_gpu(canvas: Canvas, gpu: Dict[str, Any], x: float, y: float, colours: Dict[str, str], flagged: bool) -> None:
-    tenant = gpu["tenant"]
+    # A GPU in MIG mode is drawn free (white) with one cell per instance in its holder's colour.
+    tenant = None if gpu.get("mig_instances") else gpu["tenant"]
     fill = colours[tenant] if tenant else FREE
     ink = ink_on(fill)
     tip = "GPU %d %s %s: %s" % (gpu["index"], gpu.get("name") or "", gpu.get("uuid") or "",
@@ -144,10 +146,25 @@ def _draw_gpu(canvas: Canvas, gpu: Dict[str, Any], x: float, y: float, colours: 
                 data={"tenant": tenant} if tenant else None)
     canvas.text(x + 8, y + 17, "GPU %d" % gpu["index"], 13, "bold", ink)
     canvas.text(x + 8, y + 31, shorten(_model(gpu.get("name")), 17), 10, fill=ink)
+    if gpu.get("mig_instances"):
+        _draw_instances(canvas, gpu, x, y, colours)
+        return
     who = "+".join(gpu["tenants"]) if gpu["tenants"] else "free"
     canvas.text(x + 8, y + 46, shorten(who, 15), 12, "bold" if tenant else "normal", ink)
     if flagged:
         canvas.text(x + GPU_W - 8, y + 17, "!", 14, "bold", WARN if ink != "#ffffff" else "#ffffff", anchor="end")
+
+
+def _draw_instances(canvas: Canvas, gpu: Dict[str, Any], x: float, y: float, colours: Dict[str, str]) -> None:
+    """A GPU's MIG instances as a row of cells along its bottom edge, in their holders' colours."""
+    instances = gpu["mig_instances"]
+    width = (GPU_W - 16 - (len(instances) - 1) * MIG_GAP) / float(len(instances))
+    for k, inst in enumerate(instances):
+        holder = inst["tenant"]
+        canvas.rect(x + 8 + k * (width + MIG_GAP), y + 37, width, 11, colours[holder] if holder else FREE,
+                    "#4a4a4a" if holder else FREE_STROKE, 0.8, eid="mig-%s" % inst["uuid"],
+                    tip="GPU %d MIG %s %s: %s" % (gpu["index"], inst["profile"], inst["uuid"], holder or "free"),
+                    data={"tenant": holder} if holder else None)
 
 
 def _model(name: Any) -> str:

@@ -1,6 +1,7 @@
 """Property tests. gpulab.dgx.allocation_info: bad input over its argument spec fails naming the option,
 never with a traceback. The renderers: any tenant names and allocations give well-formed XML (SVG) and
 HTML escapes, every tenant in the legend, no tenant colour on a free GPU or CPU, a table row per tenant."""
+import html.parser
 import xml.etree.ElementTree as ET
 
 import yaml
@@ -60,7 +61,7 @@ def test_unreachable_docker_names_docker_host(run_module, host, check):
     assert host in result["msg"]
 
 
-NAMES = st.text(min_size=1, max_size=40)
+NAMES = st.one_of(st.text(min_size=1, max_size=40), st.sampled_from(["<b>bold</b>", "<script>alert(1)</script>", "a<img src=x>"]))
 GPU_SETS = st.lists(st.integers(0, 7), max_size=3, unique=True)
 CPU_SETS = st.lists(st.integers(0, 255), max_size=12, unique=True)
 
@@ -103,9 +104,21 @@ def test_any_allocation_gives_a_table_row_per_tenant_and_an_escaped_index(tenant
     table = allocation_table(report, "host")
     rows = table.split("Free per NUMA node:", maxsplit=1)[0].splitlines()[4:]
     assert len([r for r in rows if r.strip()]) == len(report["tenants"])
+    # Names are text, never markup: the page has the same elements as one whose tenants have plain names.
     page = allocation_index({"h": report})
-    for tenant in report["tenants"]:
-        assert "<" not in tenant["name"] or tenant["name"] not in page
+    plain = report_for(TOPOLOGY, [Tenant("t%d" % k, t.gpus, t.cpus, port=t.port) for k, t in enumerate(tenants)])
+    assert element_counts(page) == element_counts(allocation_index({"h": plain}))
+
+
+def element_counts(page):
+    counts = {}
+
+    class Counter(html.parser.HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            counts[tag] = counts.get(tag, 0) + 1
+
+    Counter().feed(page)
+    return counts
 
 
 @pytest.mark.parametrize("text", ["img\u2028name", "img\u2029name", "img\x85name", "img\nname", "img\x1cname"])

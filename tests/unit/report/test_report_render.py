@@ -173,3 +173,31 @@ def test_bad_input_fails_naming_the_field(bad, field):
     with pytest.raises(AnsibleFilterError) as info:
         allocation_index(["h"])
     assert "hosts must be a dict" in str(info.value)
+
+
+def test_mig_instances_are_cells_in_their_holders_colours_on_a_white_gpu(tmp_path):
+    topology, _tenants = three_tenants_a100()
+    gpu = topology["gpus"][6]
+    gpu["mig_mode"] = "Enabled"
+    gpu["mig_instances"] = [{"profile": "1g.10gb", "gi": g, "ci": 0, "uuid": "MIG-%08d-0000-5000-8000-000000000000" % g,
+                             "memory_mib": 9856} for g in range(7, 14)]
+    uuids = [i["uuid"] for i in gpu["mig_instances"]]
+    tenants = [Tenant("dora", gpus=uuids[:2], cpus=range(64, 72), port=2210),
+               Tenant("eve", gpus=[uuids[4]], cpus=range(72, 80), port=2211)]
+    report = report_for(topology, tenants)
+    assert [i["tenant"] for i in report["gpus"][6]["mig_instances"]] == ["dora", "dora", None, None, "eve", None, None]
+    drawing = render_svg(report, "mig")
+    _width, _height, pixel = render_png(drawing, tmp_path)
+    elements = by_id(drawing.svg)
+    colours = {"dora": PALETTE[0], "eve": PALETTE[1]}
+    x, y, fill = drawing.probes["gpu-6"]
+    assert fill == FREE and pixel(x, y) == rgb(FREE)  # the GPU is not one tenant's
+    box = elements["gpu-6"]
+    for uuid, holder in zip(uuids, ["dora", "dora", None, None, "eve", None, None]):
+        cell = elements["mig-" + uuid]
+        cx, cy = float(cell.get("x")), float(cell.get("y"))
+        cw, ch = float(cell.get("width")), float(cell.get("height"))
+        assert float(box.get("x")) < cx and cx + cw < float(box.get("x")) + float(box.get("width"))
+        assert float(box.get("y")) < cy and cy + ch < float(box.get("y")) + float(box.get("height"))
+        assert pixel(cx + cw / 2, cy + ch / 2) == rgb(colours[holder] if holder else FREE), (uuid, holder)
+        assert (holder or "free") in cell.find(SVG_NS + "title").text
