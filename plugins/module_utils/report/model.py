@@ -171,6 +171,7 @@ def _gpu(gpu: Dict[str, Any], holders: List[str], instance_holder: Dict[str, str
     instances = [{"profile": i["profile"], "gi": i.get("gi"), "uuid": i["uuid"], "tenant": instance_holder.get(i["uuid"])}
                  for i in gpu.get("mig_instances") or []]
     return {
+        "mig_mode": gpu.get("mig_mode"),
         "mig_instances": instances,
         "index": int(gpu["index"]),
         "uuid": gpu.get("uuid"),

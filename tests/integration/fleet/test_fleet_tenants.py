@@ -1,0 +1,143 @@
+"""A fleet of three GPU hosts on real parts: three dockerds of their own (tests/integration/gpu_dockerd.py, each with
+the nvidia hook TEST DOUBLE, so GPU device requests run), each standing for a host with its own topology (8, 4 and
+2 GPUs), in one inventory whose tenants name no host. playbooks/tenant.yml chooses each tenant's host by the rule
+(best fit) and applies it there; a second run moves nobody; a full fleet refuses naming the largest free slot per
+host and changes nothing; two controllers racing for the last room never double-book."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gpu_dockerd import GpuDockerd
+from tenant_helpers import HOST_CPUS, HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, ROOT
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+HOSTS = {"a-big": 8, "b-mid": 4, "c-small": 2}  # GPUs per host; first fit (by name) would fill a-big first
+
+
+def topology(host, count):
+    """One NUMA node over this machine's CPUs (Docker refuses cpusets and mems that do not exist here)."""
+    gpus = [{"index": i, "uuid": "GPU-%08x-0000-4000-8000-%012d" % (sorted(HOSTS).index(host), i), "numa_node": 0,
+             "cpus": list(HOST_CPUS), "name": "test double GPU", "pci_bus_id": "00000000:%02X:00.0" % (i + 1)}
+            for i in range(count)]
+    links = dict(("%d,%d" % (i, j), "NV12") for i in range(count) for j in range(i + 1, count))
+    return {"gpus": gpus, "links": links, "siblings": [],
+            "numa_nodes": {"0": {"cpus": list(HOST_CPUS), "distance": {"0": 10}}}}
+
+
+@pytest.fixture(scope="module")
+def fleet(tenant_images_built):
+    """Three dockerds of their own, the tenant image and network in each: {host: GpuDockerd}."""
+    daemons = {}
+    try:
+        for host in HOSTS:
+            daemon = GpuDockerd()
+            daemon.start()
+            daemons[host] = daemon
+            daemon.load_image(IMAGE_V1)
+            subprocess.run(daemon.cli + ["network", "create", NETWORK], check=True, stdout=subprocess.DEVNULL)
+        yield daemons
+    finally:
+        for daemon in daemons.values():
+            daemon.stop()
+
+
+def tenant(name, gpus, ssh_key, cpus=0, **extra):
+    entry = {"name": PREFIX + name, "image": IMAGE_V1, "gpus": gpus, "cpus": cpus, "memory": "64M",
+             "ssh_public_keys": [ssh_key["public"]]}
+    entry.update(extra)
+    return entry
+
+
+def write_inventory(tmp_path, fleet, tenants, name="inventory.yml"):
+    hosts = {}
+    for host, daemon in fleet.items():
+        hosts[host] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
+                       "tenant_docker_host": daemon.host, "tenant_topology": topology(host, HOSTS[host]),
+                       "tenant_data_base": str(tmp_path / host / "tenants"), "tenant_lock_path": str(tmp_path / host / "lock")}
+        (tmp_path / host).mkdir(exist_ok=True)
+    data = {"all": {"hosts": hosts, "vars": {
+        "gpulab_fleet_tenants": tenants, "tenant_network": NETWORK, "tenant_ssh_bind_address": "127.0.0.1",
+        "tenant_disk_enforcement": False, "tenant_ulimits": HOST_ULIMITS, "tenant_verify": False,
+        "tenant_handoff": False, "tenant_refresh_metrics": False}}}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run_playbook(inventory, name="tenant.yml", *extra):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"),
+               ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), os.path.join(ROOT, "playbooks", name),
+           "-i", str(inventory), "-e", "gpulab_hosts=all"] + list(extra)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env)
+
+
+def finish(process):
+    out, _err = process.communicate(timeout=600)
+    return process.returncode, out
+
+
+def where(fleet):
+    """{tenant: (host, [GPU IDs])} over every dockerd's tenant containers."""
+    out = {}
+    for host, daemon in fleet.items():
+        names = subprocess.run(daemon.cli + ["ps", "-a", "--filter", "label=gpulab.tenant", "--format", "{{.Names}}"],
+                               stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
+        for name in names:
+            gpus = subprocess.run(daemon.cli + ["inspect", "-f", '{{index .Config.Labels "gpulab.gpus"}}', name],
+                                  stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip()
+            assert name not in out, "%s on %s and %s" % (name, out.get(name), host)
+            out[name] = (host, [g for g in gpus.split(",") if g])
+    return out
+
+
+def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet, tmp_path, ssh_key):
+    stream = [tenant("t1", 1, ssh_key), tenant("t2", 4, ssh_key), tenant("t3", 2, ssh_key), tenant("t4", 1, ssh_key),
+              tenant("t5", 0, ssh_key, cpus=1)]
+    code, out = finish(run_playbook(write_inventory(tmp_path, fleet, stream)))
+    assert code == 0, out
+    placed = where(fleet)
+    # Best fit: t1 to the 2-GPU host, t2 fills the 4-GPU host, t3 cannot fit the 1 GPU left on c-small so
+    # takes the 8-GPU host, t4 fills c-small, t5 (no GPU) goes where no GPU is left (b-mid, by name).
+    assert dict((n[len(PREFIX):], h) for n, (h, _g) in placed.items()) == \
+        {"t1": "c-small", "t2": "b-mid", "t3": "a-big", "t4": "c-small", "t5": "b-mid"}
+    assert [len(placed[PREFIX + t][1]) for t in ("t1", "t2", "t3", "t4", "t5")] == [1, 4, 2, 1, 0]
+
+    code, again = finish(run_playbook(write_inventory(tmp_path, fleet, list(reversed(stream)), "again.yml")))
+    assert code == 0 and where(fleet) == placed, again  # a second run (another order, too) moves nobody
+    assert "changed=0" in again and "changed=1" not in again
+
+    full = stream + [tenant("huge", 8, ssh_key)]
+    code, refused = finish(run_playbook(write_inventory(tmp_path, fleet, full, "full.yml")))
+    assert code != 0 and "tenant %shuge (8 GPU(s), 0 CPUs, numa_policy strict) fits on no host" % PREFIX in refused, refused
+    for words in ("a-big: 6 GPU(s)", "b-mid: 0 GPU(s)", "c-small: 0 GPU(s)"):
+        assert words in refused, refused
+    assert where(fleet) == placed  # nothing changed anywhere
+
+    # Two controllers at once, each with a tenant for the last 6 GPUs (both choose a-big): one wins, the other
+    # fails cleanly under a-big's host lock; no GPU is held twice.
+    first = run_playbook(write_inventory(tmp_path, fleet, stream + [tenant("r1", 6, ssh_key)], "r1.yml"))
+    second = run_playbook(write_inventory(tmp_path, fleet, stream + [tenant("r2", 6, ssh_key)], "r2.yml"))
+    (code1, out1), (code2, out2) = finish(first), finish(second)
+    after = where(fleet)
+    won = [r for r in ("r1", "r2") if PREFIX + r in after]
+    assert len(won) == 1 and sorted([code1, code2])[0] == 0 and sorted([code1, code2])[1] != 0, (out1, out2)
+    loser_out = out2 if won == ["r1"] else out1
+    lost = "r2" if won == ["r1"] else "r1"
+    assert "%s%s: gpus: 6 is more than the 0 free of the host's 8 GPUs" % (PREFIX, lost) in loser_out, loser_out
+    held = [g for _host, gpus in after.values() for g in gpus if _host == "a-big"]
+    assert len(held) == len(set(held)) == 8
+
+    # One tenant by name: only its host acts; then removed from whichever host has it, the others untouched.
+    inventory = write_inventory(tmp_path, fleet, stream, "final.yml")
+    code, one = finish(run_playbook(inventory, "tenant.yml", "-e", "tenant=%st4" % PREFIX))
+    assert code == 0 and "changed=1" not in one, one
+    code, removed = finish(run_playbook(inventory, "tenant_remove.yml", "-e", "tenant=%st1" % PREFIX))
+    assert code == 0, removed
+    left = where(fleet)
+    assert PREFIX + "t1" not in left and dict((k, v) for k, v in after.items() if k != PREFIX + "t1") == left
