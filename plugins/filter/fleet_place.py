@@ -14,8 +14,10 @@ author: gpulab.dgx maintainers (@gpulab)
 description:
   - Takes O(_input), the fleet's tenant list (entries as the tenant module takes them, with an optional C(host)),
     and O(reports), each host's allocation map (M(gpulab.dgx.allocation_info)'s C(allocation)), and returns
-    C(placed), tenant name to host, and C(hosts), host name to the list of its tenants' entries (without C(host)),
-    for every host of O(reports). An entry with C(state=absent) goes to the host that has it, for its removal.
+    C(placed), tenant name to host; C(hosts), host name to the list of its tenants' entries (without C(host)),
+    for every host of O(reports); and C(chosen), the tenants whose host was chosen this run (neither running
+    nor pinned, so they may go to another host if they lose their room to another run). An entry with
+    C(state=absent) goes to the host that has it, for its removal.
   - A tenant that already runs on a host stays there; one with C(host) goes there; every other one goes, in
     list order, to the host where it fits on one NUMA node leaving the fewest free GPUs there (best fit; with
     C(numa_policy=best-effort), failing that, across nodes). docs/placement.md states the rule.
@@ -35,6 +37,10 @@ options:
     description: The NUMA policy of tenants that do not set one (the role's C(tenant_numa_policy)).
     type: str
     default: strict
+  exclude:
+    description: Tenant name to the hosts not to choose for it (where it lost a race to another run).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -47,7 +53,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(placed), tenant name to the host it goes to; C(hosts), host name to its tenants' entries.
+  description: C(placed), tenant name to the host it goes to; C(hosts), host name to its tenants' entries; C(chosen).
   type: dict
 """
 
@@ -58,10 +64,13 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gpulab.dgx.plugins.module_utils.fleet.place import FleetError, per_host, plan_fleet
 
 
-def fleet_place(tenants: Any, reports: Any, numa_policy: str = "strict") -> Dict[str, Any]:
+def fleet_place(tenants: Any, reports: Any, numa_policy: str = "strict", exclude: Any = None) -> Dict[str, Any]:
     try:
-        placed = plan_fleet(tenants, reports, numa_policy)
-        return {"placed": placed, "hosts": per_host(tenants, placed, sorted(reports))}
+        placed = plan_fleet(tenants, reports, numa_policy, exclude=dict(exclude or {}))
+        running = set(t["name"] for r in reports.values() for t in r.get("tenants") or [])
+        pinned = set(e.get("name") for e in tenants if isinstance(e, dict) and e.get("host"))
+        chosen = sorted(n for n in placed if n not in running and n not in pinned)
+        return {"placed": placed, "hosts": per_host(tenants, placed, sorted(reports)), "chosen": chosen}
     except (FleetError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise AnsibleFilterError("fleet_place: %s" % exc)
 

@@ -158,10 +158,11 @@ def first_fit(hosts: List[Host], request: Request) -> Tuple[Host, Optional[Node]
 
 
 def assign(hosts: List[Host], requests: List[Request], pinned: Optional[Dict[str, str]] = None,
-           choose: Any = best_fit) -> Dict[str, str]:
+           choose: Any = best_fit, exclude: Optional[Dict[str, List[str]]] = None) -> Dict[str, str]:
     """{tenant: host} for a stream of requests, in order, each placed around the ones before it. A tenant that
     already runs on a host stays there; `pinned` names a host for some; the others are chosen by `choose`.
-    FleetError naming the tenant: a name on two hosts, an unknown pinned host, or no room."""
+    FleetError naming the tenant: a name on two hosts, an unknown pinned host, or no room. `exclude` names, per
+    tenant, hosts not to choose (where it lost a race this run)."""
     by_name = dict((h.name, h) for h in hosts)
     where: Dict[str, str] = {}
     for host in hosts:
@@ -190,7 +191,7 @@ def assign(hosts: List[Host], requests: List[Request], pinned: Optional[Dict[str
             node = next((n for n in host.nodes if _fits(n, request)), None)
             _take(host, node, request)
             continue
-        host, node = choose(hosts, request)
+        host, node = choose([h for h in hosts if h.name not in (exclude or {}).get(request.name, [])], request)
         _take(host, node, request)
         out[request.name] = host.name
     return out
@@ -234,7 +235,8 @@ def request_from_entry(entry: Any, position: int, default_policy: str = "strict"
     return Request(name, gpus, count("cpus", entry.get("cpus"), 0), policy, mig_request), host
 
 
-def plan_fleet(entries: Any, reports: Any, default_policy: str = "strict", choose: Any = best_fit) -> Dict[str, str]:
+def plan_fleet(entries: Any, reports: Any, default_policy: str = "strict", choose: Any = best_fit,
+               exclude: Optional[Dict[str, List[str]]] = None) -> Dict[str, str]:
     """{tenant: host} for the fleet's tenant list over {host: allocation map}. FleetError naming what is wrong.
     An entry with state absent goes to the host it is on (for its removal there), or nowhere."""
     if not isinstance(entries, list):
@@ -253,7 +255,7 @@ def plan_fleet(entries: Any, reports: Any, default_policy: str = "strict", choos
         requests.append(request)
         if host:
             pinned[request.name] = host
-    plan = assign(hosts, requests, pinned, choose)
+    plan = assign(hosts, requests, pinned, choose, exclude)
     for name in absent:
         plan.update((name, h.name) for h in hosts if name in h.tenants)
     return plan

@@ -4,6 +4,7 @@ the nvidia hook TEST DOUBLE, so GPU device requests run), each standing for a ho
 (best fit) and applies it there; a second run moves nobody; a full fleet refuses naming the largest free slot per
 host and changes nothing; two controllers racing for the last room never double-book."""
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet,
     assert where(fleet) == placed  # nothing changed anywhere
 
     # Two controllers at once, each with a tenant for the last 6 GPUs (both choose a-big): one wins, the other
-    # fails cleanly under a-big's host lock; no GPU is held twice.
+    # fails cleanly under a-big's host lock (no other host has room for it); no GPU is held twice.
     first = run_playbook(write_inventory(tmp_path, fleet, stream + [tenant("r1", 6, ssh_key)], "r1.yml"))
     second = run_playbook(write_inventory(tmp_path, fleet, stream + [tenant("r2", 6, ssh_key)], "r2.yml"))
     (code1, out1), (code2, out2) = finish(first), finish(second)
@@ -132,6 +133,10 @@ def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet,
     assert "%s%s: gpus: 6 is more than the 0 free of the host's 8 GPUs" % (PREFIX, lost) in loser_out, loser_out
     held = [g for _host, gpus in after.values() for g in gpus if _host == "a-big"]
     assert len(held) == len(set(held)) == 8
+    assert "tenant %s%s (6 GPU(s), 0 CPUs, numa_policy strict) fits on no host" % (PREFIX, lost) in loser_out  # retried
+    code, dropped = finish(run_playbook(write_inventory(tmp_path, fleet, stream + [tenant(won[0], 6, ssh_key)], "drop.yml"),
+                                        "tenant_remove.yml", "-e", "tenant=%s%s" % (PREFIX, won[0])))
+    assert code == 0, dropped
 
     # One tenant by name: only its host acts; then removed from whichever host has it, the others untouched.
     inventory = write_inventory(tmp_path, fleet, stream, "final.yml")
@@ -140,4 +145,34 @@ def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet,
     code, removed = finish(run_playbook(inventory, "tenant_remove.yml", "-e", "tenant=%st1" % PREFIX))
     assert code == 0, removed
     left = where(fleet)
-    assert PREFIX + "t1" not in left and dict((k, v) for k, v in after.items() if k != PREFIX + "t1") == left
+    assert PREFIX + "t1" not in left and dict((k, v) for k, v in placed.items() if k != PREFIX + "t1") == left
+
+    # A lost race where another host has room: c-small has 1 GPU free, so two controllers each with a 1-GPU tenant
+    # both choose it. Its host lock is held until both have chosen (their output says so), then let go: one gets
+    # c-small; the other is refused there and, choosing again without c-small, gets a-big.
+    lock = tmp_path / "c-small" / "lock"
+    with open(str(lock), "a+") as held_lock:
+        fcntl.flock(held_lock.fileno(), fcntl.LOCK_EX)
+        racers = [run_playbook(write_inventory(tmp_path, fleet, stream[1:] + [tenant(r, 1, ssh_key)], r + ".yml"))
+                  for r in ("s1", "s2")]
+        seen = [read_until(p, '"%s%s": "c-small"' % (PREFIX, r)) for p, r in zip(racers, ("s1", "s2"))]
+        fcntl.flock(held_lock.fileno(), fcntl.LOCK_UN)
+    results = [finish(p) for p in racers]
+    outs = [head + rest for head, (_code, rest) in zip(seen, results)]
+    assert [code for code, _rest in results] == [0, 0], outs
+    final = where(fleet)
+    hosts = sorted(final[PREFIX + r][0] for r in ("s1", "s2"))
+    assert hosts == ["a-big", "c-small"], final
+    retried = [o for o in outs if "lost their room here" in o and '"%ss' % PREFIX in o.split("Show where they go now")[-1]]
+    assert len(retried) == 1, outs
+    assert all(len(set(g)) == len(g) for g in [[x for h, gs in final.values() if h == host for x in gs] for host in HOSTS])
+
+
+def read_until(process, marker):
+    """The playbook's output up to the line holding `marker` (its choice of hosts), read as it comes."""
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError("the playbook ended without printing %s:\n%s" % (marker, "".join(seen)))

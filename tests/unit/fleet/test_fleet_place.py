@@ -105,8 +105,9 @@ def test_the_filter_fails_as_ansible_expects_naming_the_problem():
     done = fleet_place([{"name": "a", "gpus": 1, "cpus": 1, "host": "h"}, {"name": "gone", "state": "absent"},
                         {"name": "never", "state": "absent"}],
                        {"h": report([(1, 1)]), "i": report([(1, 1)], [("gone", 0, 0)])})
-    assert done == {"placed": {"a": "h", "gone": "i"},
+    assert done == {"placed": {"a": "h", "gone": "i"}, "chosen": [],
                     "hosts": {"h": [{"name": "a", "gpus": 1, "cpus": 1}], "i": [{"name": "gone", "state": "absent"}]}}
+    assert fleet_place([{"name": "n", "gpus": 1}], {"h": report([(1, 1)])})["chosen"] == ["n"]
 
 
 hosts_st = st.lists(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 64)), min_size=1, max_size=4), min_size=1, max_size=5)
@@ -157,3 +158,11 @@ def test_best_fit_places_more_than_first_fit_on_the_benchmark_fleet():
     result = bench.compare(streams=40, seed=3)
     assert result["best fit"][0] > result["first fit"][0]  # tenants placed before the first refusal
     assert result["best fit"][2] < result["first fit"][2]  # GPUs stranded then
+
+
+def test_a_tenant_that_lost_a_race_is_placed_on_another_host():
+    reports = {"a": report([(1, 8)]), "b": report([(4, 64)])}
+    assert plan_fleet([{"name": "r", "gpus": 1}], reports) == {"r": "a"}
+    assert plan_fleet([{"name": "r", "gpus": 1}], reports, exclude={"r": ["a"]}) == {"r": "b"}
+    with pytest.raises(FleetError, match="fits on no host"):
+        plan_fleet([{"name": "r", "gpus": 1}], reports, exclude={"r": ["a", "b"]})
