@@ -31,6 +31,12 @@ def topology(host, count):
 
 
 @pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """The fleet's hosts' directories (data, locks) and inventories, shared by this module's tests."""
+    return tmp_path_factory.mktemp("fleet")
+
+
+@pytest.fixture(scope="module")
 def fleet(tenant_images_built):
     """Three dockerds of their own, the tenant image and network in each: {host: GpuDockerd}."""
     daemons = {}
@@ -54,10 +60,11 @@ def tenant(name, gpus, ssh_key, cpus=0, **extra):
     return entry
 
 
-def write_inventory(tmp_path, fleet, tenants, name="inventory.yml"):
+def write_inventory(tmp_path, fleet, tenants, name="inventory.yml", **extra):
     hosts = {}
     for host, daemon in fleet.items():
-        hosts[host] = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "ansible_become": False,
+        hosts[host] = {"ansible_connection": "local", "ansible_host": "127.0.0.1", "ansible_python_interpreter": sys.executable,
+                       "ansible_become": False,
                        "tenant_docker_host": daemon.host, "tenant_topology": topology(host, HOSTS[host]),
                        "tenant_data_base": str(tmp_path / host / "tenants"), "tenant_lock_path": str(tmp_path / host / "lock")}
         (tmp_path / host).mkdir(exist_ok=True)
@@ -65,6 +72,7 @@ def write_inventory(tmp_path, fleet, tenants, name="inventory.yml"):
         "gpulab_fleet_tenants": tenants, "tenant_network": NETWORK, "tenant_ssh_bind_address": "127.0.0.1",
         "tenant_disk_enforcement": False, "tenant_ulimits": HOST_ULIMITS, "tenant_verify": False,
         "tenant_handoff": False, "tenant_refresh_metrics": False}}}
+    data["all"]["vars"].update(extra)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path
@@ -97,7 +105,8 @@ def where(fleet):
     return out
 
 
-def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet, tmp_path, ssh_key):
+def test_a_fleet_rolls_out_by_the_rule_moves_nobody_and_refuses_when_full(fleet, base, ssh_key):
+    tmp_path = base
     stream = [tenant("t1", 1, ssh_key), tenant("t2", 4, ssh_key), tenant("t3", 2, ssh_key), tenant("t4", 1, ssh_key),
               tenant("t5", 0, ssh_key, cpus=1)]
     code, out = finish(run_playbook(write_inventory(tmp_path, fleet, stream)))
@@ -176,3 +185,41 @@ def read_until(process, marker):
         if marker in line:
             return "".join(seen)
     raise AssertionError("the playbook ended without printing %s:\n%s" % (marker, "".join(seen)))
+
+
+def container_of(fleet, host, name):
+    return subprocess.run(fleet[host].cli + ["inspect", "-f", "{{.State.Running}} {{.Id}}", name], stdout=subprocess.PIPE,
+                          universal_newlines=True, check=False).stdout.split()
+
+
+def test_a_move_keeps_data_byte_identical_and_leaves_the_source_clean(fleet, base, ssh_key):
+    """After the first test: a-big has 5 GPUs free, b-mid and c-small none."""
+    tmp_path = base
+    mover = tenant("m1", 0, ssh_key)
+    inventory = write_inventory(tmp_path, fleet, [mover, tenant("t3", 2, ssh_key)], "move.yml", tenant_handoff=True,
+                                tenant_handoff_dir=str(tmp_path / "handoff"))
+    code, out = finish(run_playbook(inventory))
+    assert code == 0, out
+    source, _gpus = where(fleet)[PREFIX + "m1"]
+    assert source != "a-big"
+    payload = subprocess.run(fleet[source].cli + ["exec", PREFIX + "m1", "sh", "-c",
+                                                  "head -c 3000000 /dev/urandom > /data/blob; mkdir -p /data/d; echo x > /data/d/f;"
+                                                  " ln /data/blob /data/hard; sha256sum /data/blob"],
+                             stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()[0]
+
+    # No room on the target: refused before anything changes.
+    code, refused = finish(run_playbook(inventory, "tenant_move.yml", "-e", "tenant=%st3" % PREFIX, "-e", "to=c-small"))
+    assert code != 0 and "tenant %st3 (2 GPU(s), 0 CPUs, numa_policy strict) fits on no host" % PREFIX in refused, refused
+    assert container_of(fleet, "a-big", PREFIX + "t3")[0] == "true"
+
+    code, moved = finish(run_playbook(inventory, "tenant_move.yml", "-e", "tenant=%sm1" % PREFIX, "-e", "to=a-big"))
+    assert code == 0, moved
+    assert where(fleet)[PREFIX + "m1"][0] == "a-big" and container_of(fleet, "a-big", PREFIX + "m1")[0] == "true"
+    assert container_of(fleet, source, PREFIX + "m1") == []  # gone from the source ...
+    assert not (tmp_path / source / "tenants" / (PREFIX + "m1")).exists()  # ... with its data
+    check = subprocess.run(fleet["a-big"].cli + ["exec", PREFIX + "m1", "sh", "-c",
+                                                 "sha256sum /data/blob; cat /data/d/f; stat -c %h /data/blob"],
+                           stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.split()
+    assert check[0] == payload and check[2:] == ["x", "2"]  # byte-identical, hard link kept
+    assert (tmp_path / "handoff" / ("%sm1@a-big.md" % PREFIX)).exists()
+    assert not (tmp_path / "handoff" / ("%sm1@%s.md" % (PREFIX, source))).exists()
