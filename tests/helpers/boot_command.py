@@ -8,22 +8,10 @@ import zipfile
 
 import yaml
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+from shipped_code import MODULE_UTILS, NO_ANSIBLE_NO_NVML, ROOT
+
 ROLE = os.path.join(ROOT, "roles", "gpu_partition")
 ENTRYPOINT = os.path.join(ROLE, "files", "gpulab-mig")
-NO_ANSIBLE = """
-import importlib.abc, runpy, sys
-class NoAnsible(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "ansible" or name.startswith("ansible."):
-            raise ImportError("Ansible is out of reach here: " + name)
-        return None
-sys.meta_path.insert(0, NoAnsible())
-sys.modules["pynvml"] = None  # no NVML here: the GPUs are read through the nvidia-smi TEST DOUBLE
-sys.argv = [sys.argv[1]] + sys.argv[2:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 
 def code_files():
@@ -44,5 +32,5 @@ def run_command(lib_dir, config_path, *args, env_extra=None):
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", NO_ANSIBLE, ENTRYPOINT, "--lib", lib_dir, "--config", config_path] + list(args),
+    return subprocess.run([sys.executable, "-c", NO_ANSIBLE_NO_NVML, ENTRYPOINT, "--lib", lib_dir, "--config", config_path] + list(args),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd="/", check=False)

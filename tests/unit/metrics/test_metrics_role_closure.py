@@ -11,24 +11,12 @@ import sys
 import pytest
 
 from metrics_code import pack, role_vars
+from shipped_code import NO_ANSIBLE, closure
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
 ROLE = os.path.join(ROOT, "roles", "tenant_metrics")
 ENTRYPOINT = os.path.join(ROLE, "files", "gpulab-tenant-metrics")
-IMPORT = re.compile(r"ansible_collections\.gpulab\.dgx\.plugins\.module_utils\.([\w.]+) import")
-
-
-def closure(start):
-    seen, todo = set(), [start]
-    while todo:
-        rel = todo.pop()
-        if rel in seen:
-            continue
-        seen.add(rel)
-        with open(os.path.join(MODULE_UTILS, rel)) as handle:
-            todo.extend(m.replace(".", "/") + ".py" for m in IMPORT.findall(handle.read()))
-    return seen
 
 
 def test_the_role_copies_exactly_the_import_closure_and_its_packages():
@@ -44,20 +32,6 @@ def test_no_file_of_the_closure_imports_ansible():
         with open(os.path.join(MODULE_UTILS, rel)) as handle:
             text = handle.read()
         assert not re.search(r"^\s*(from|import)\s+ansible(\.|\s)", text, re.M), rel
-
-
-# Runs the entrypoint with every `ansible` import refused, as on a host where only the copy exists.
-NO_ANSIBLE = """
-import importlib.abc, runpy, sys
-class NoAnsible(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "ansible" or name.startswith("ansible."):
-            raise ImportError("Ansible is out of reach here: " + name)
-        return None
-sys.meta_path.insert(0, NoAnsible())
-sys.argv = [sys.argv[1]] + sys.argv[2:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 
 @pytest.fixture(scope="module")

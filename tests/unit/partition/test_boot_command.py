@@ -10,24 +10,12 @@ import sys
 import pytest
 
 from boot_command import MODULE_UTILS, ROOT, code_files, pack, run_command
+from shipped_code import closure
 
 DOUBLE = os.path.join(ROOT, "tests", "helpers", "nvidia_smi_mig_double.py")
-IMPORT = re.compile(r"ansible_collections\.gpulab\.dgx\.plugins\.module_utils\.([\w.]+) import")
 LAYOUTS = {"version": "v1", "mig-configs": {
     "students": [{"devices": [0], "mig-enabled": False},
                  {"devices": [1, 2], "mig-enabled": True, "mig-devices": {"1g.10gb": 3, "3g.40gb": 1}}]}}
-
-
-def closure(start):
-    seen, todo = set(), [start]
-    while todo:
-        rel = todo.pop()
-        if rel in seen:
-            continue
-        seen.add(rel)
-        with open(os.path.join(MODULE_UTILS, rel)) as handle:
-            todo.extend(m.replace(".", "/") + ".py" for m in IMPORT.findall(handle.read()))
-    return seen
 
 
 def test_the_role_ships_exactly_the_import_closure_without_ansible():
