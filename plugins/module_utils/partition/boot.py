@@ -16,16 +16,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.common.errors import FieldError
 from ansible_collections.gpulab.dgx.plugins.module_utils.docker.client import DockerUnreachable, connect
 from ansible_collections.gpulab.dgx.plugins.module_utils.nvidia.smi import NvidiaSmiError
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.apply import ApplyError, apply_changes, mismatches
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import Desired, read_layout
-from ansible_collections.gpulab.dgx.plugins.module_utils.partition.plan import Change, plan
+from ansible_collections.gpulab.dgx.plugins.module_utils.partition.plan import Change, creates_only, plan
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.remap import plan_remap, remap_container
-from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import read_ledger
+from ansible_collections.gpulab.dgx.plugins.module_utils.tenant.ledger import Ledger, read_ledger
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.host import read_host_topology
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import TopologyError
 
@@ -47,7 +47,7 @@ def process_runner(path: str = "nvidia-smi") -> Run:
 
 def restorable(changes: List[Change]) -> Tuple[List[Change], List[Change]]:
     """(changes that only create instances on a GPU in the right MIG mode with none, the others)."""
-    ok = [c for c in changes if c.before["mig_enabled"] == c.after.enabled and not c.before["mig_devices"]]
+    ok = [c for c in changes if creates_only(c.before, c.after)]
     return ok, [c for c in changes if c not in ok]
 
 
@@ -68,19 +68,16 @@ def restore(topology: Dict[str, Any], desired: Dict[int, Desired], run: Run,
     return {"changed": True, "commands": commands, "left": left}
 
 
-def remap_tenants(client: Any, topology: Dict[str, Any], check: bool) -> Dict[str, Any]:
+def remap_tenants(client: Any, topology: Dict[str, Any], check: bool, ledger: Optional[Ledger] = None) -> Dict[str, Any]:
     """{changed, remapped: [{tenant, before, after}], problems}: MIG tenants moved onto the instances now in
     their slots (not with `check`). A failure while one container is made again puts that one back and
-    is raised; the tenants before it stay moved."""
-    ledger = read_ledger(client)
+    is raised; the tenants before it stay moved. `ledger`: the one the caller has read (else read here)."""
+    ledger = ledger if ledger is not None else read_ledger(client)
     remaps, problems = plan_remap(list(ledger.tenants.values()), topology, list(ledger.leftovers.values()))
     if not check:
         for remap in remaps:
             remap_container(client, remap)
     return {"changed": bool(remaps), "remapped": [r.as_dict() for r in remaps], "problems": problems}
-
-
-COMMANDS = ("restore", "remap")
 
 
 def boot(command: str, params: Dict[str, Any], check: bool) -> Tuple[int, List[str]]:

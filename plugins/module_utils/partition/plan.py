@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.gpulab.dgx.plugins.module_utils.partition.layout import Desired
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.mig import parse_slot
 
 
 class Change(object):
@@ -33,6 +34,12 @@ def current_state(gpu: Dict[str, Any]) -> Dict[str, Any]:
     for inst in gpu.get("mig_instances") or []:
         counts[inst["profile"]] = counts.get(inst["profile"], 0) + 1
     return {"mig_enabled": gpu.get("mig_mode") == "Enabled", "mig_devices": dict(sorted(counts.items()))}
+
+
+def creates_only(before: Dict[str, Any], want: Desired) -> bool:
+    """Whether going from `before` (current_state) to `want` only creates instances: the MIG mode stays and
+    the GPU has none now (what a reboot leaves)."""
+    return before["mig_enabled"] == want.enabled and not before["mig_devices"]
 
 
 def plan(topology: Dict[str, Any], desired: Dict[int, Desired], held: Dict[int, str],
@@ -60,8 +67,7 @@ def plan(topology: Dict[str, Any], desired: Dict[int, Desired], held: Dict[int, 
                             "repartitioning GPU %d" % (index, held[index], index))
             continue
         lost = [w for w in (waiting or {}).get(index, []) if want.devices.get(w[1], 0) <= w[2]]
-        recreate_only = before["mig_enabled"] == want.enabled and not gpu.get("mig_instances")
-        if (waiting or {}).get(index) and (lost or not recreate_only):
+        if (waiting or {}).get(index) and (lost or not creates_only(before, want)):
             names = sorted(set(w[0] for w in ((waiting or {})[index])))
             refusals.append("GPU %d: tenant %s waits for its MIG instance(s) there to be created again (after a reboot); "
                             "apply the layout it was placed on, or remove the tenant, before repartitioning GPU %d"
@@ -93,11 +99,11 @@ def waiting_slots(records: List[Any], to_index: Dict[str, int]) -> Dict[int, Lis
     reboot): the tenant gets the instance created there again, so the GPU must get that slot back."""
     waiting: Dict[int, List[Tuple[str, str, int]]] = {}
     for record in records:
-        slots = list(getattr(record, "mig_slots", []))
+        slots = list(record.mig_slots)
         if len(slots) != len(record.gpu_ids):
             continue
         for gid, slot in zip(record.gpu_ids, slots):
-            parent, profile, rank = slot.rsplit("/", 2)
-            if gid not in to_index and parent in to_index and rank.isdigit():
-                waiting.setdefault(to_index[parent], []).append((record.name or record.container_name, profile, int(rank)))
+            parsed = parse_slot(slot)
+            if gid not in to_index and parsed is not None and parsed[0] in to_index:
+                waiting.setdefault(to_index[parsed[0]], []).append((record.name or record.container_name, parsed[1], parsed[2]))
     return waiting

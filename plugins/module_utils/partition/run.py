@@ -51,7 +51,7 @@ def run_partition(module: Any) -> Dict[str, Any]:
     result: Dict[str, Any] = {"changed": bool(changes), "changes": [c.as_dict() for c in changes]}
     if module.check_mode or not changes:
         result["gpus"] = topology["gpus"]
-        return _remap(module, client, topology, result)
+        return _remap(module, client, topology, result, ledger)
     try:
         apply_changes(changes, run, read)
     except ApplyError as exc:
@@ -66,14 +66,14 @@ def run_partition(module: Any) -> Dict[str, Any]:
         module.fail_json(msg="after the change, GPU(s) differ from the layout: %s"
                          % "; ".join("GPU %d %s" % w if w[0] >= 0 else w[1] for w in wrong), **result)
     result["gpus"] = after["gpus"]
-    return _remap(module, client, after, result)
+    return _remap(module, client, after, result, ledger)
 
 
-def _remap(module: Any, client: Any, topology: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
-    """MIG tenants onto the instances now in their slots; their names when some cannot be moved (warnings:
-    the layout itself is applied)."""
+def _remap(module: Any, client: Any, topology: Dict[str, Any], result: Dict[str, Any], ledger: Any) -> Dict[str, Any]:
+    """MIG tenants onto the instances now in their slots (the ledger read before: applying a layout changes no
+    container); their names when some cannot be moved (warnings: the layout itself is applied)."""
     try:
-        moved = remap_tenants(client, topology, module.check_mode)
+        moved = remap_tenants(client, topology, module.check_mode, ledger)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="the layout is applied, but moving MIG tenants onto their new instances failed "
                          "(that tenant's container was put back): %s" % exc, **result)

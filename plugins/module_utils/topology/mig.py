@@ -17,7 +17,7 @@ when its MIG mode is on (an empty list: MIG on, no instance created yet).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 # "1g.10gb", "3g.40gb", "1g.10gb+me", "1g.20gb", "7g.80gb"; compute-instance profiles ("1c.3g.40gb") too.
 PROFILE_RE = re.compile(r"^(?:[1-8]c\.)?[1-8]g\.[0-9]{1,4}gb(?:[+-][a-z][a-z.]*)*$")
@@ -143,6 +143,14 @@ def instance_slots(topology: Dict[str, Any]) -> Dict[str, str]:
             seen[inst["profile"]] = n + 1
             out[inst["uuid"]] = "%s/%s/%d" % (parent, inst["profile"], n)
     return out
+
+
+def parse_slot(slot: str) -> Optional[Tuple[str, str, int]]:
+    """(GPU UUID or index, profile, rank) of a slot as instance_slots writes it; None for anything else."""
+    parts = slot.rsplit("/", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2])
 
 
 def slot_instances(topology: Dict[str, Any]) -> Dict[str, str]:
