@@ -8,6 +8,7 @@ PACKAGES=(
   openssh-client rsync make e2fsprogs iproute2 ca-certificates python3-venv shellcheck
   prometheus-node-exporter prometheus
   libxml2-utils librsvg2-bin  # xmllint and rsvg-convert: the allocation map tests check and render its SVG
+  slurmd  # `slurmd -G` parses the gres.conf role slurm_gres writes (no controller, munge or service needed)
 )
 # Services Debian starts when these packages are installed on a host where systemd runs. The tests
 # start their own node_exporter on loopback and need only promtool from `prometheus`: what this run's
@@ -15,6 +16,7 @@ PACKAGES=(
 declare -A STARTED_BY_INSTALL=(
   [prometheus]=prometheus.service
   [prometheus-node-exporter]=prometheus-node-exporter.service
+  [slurmd]="slurmd.service munge.service"
 )
 
 missing=()
@@ -38,6 +40,7 @@ if [ -d /run/systemd/system ]; then
     unit="${STARTED_BY_INSTALL[$pkg]:-}"
     [ -n "$unit" ] || continue
     echo "setup-system: stopping and disabling $unit (started by installing $pkg; the tests run their own)"
-    $SUDO systemctl disable --now "$unit" || true
+    # shellcheck disable=SC2086  # a package may start more than one unit
+    $SUDO systemctl disable --now $unit || true
   done
 fi

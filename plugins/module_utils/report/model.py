@@ -168,7 +168,8 @@ def _parked(snapshot: Snapshot, tenants: List[Dict[str, Any]], to_index: Dict[st
 def _gpu(gpu: Dict[str, Any], holders: List[str], instance_holder: Dict[str, str]) -> Dict[str, Any]:
     """One GPU of the map; a GPU in MIG mode also lists its instances, each with the tenant holding it (or None)."""
     node = int(gpu.get("numa_node", -1))
-    instances = [{"profile": i["profile"], "gi": i.get("gi"), "uuid": i["uuid"], "tenant": instance_holder.get(i["uuid"])}
+    instances = [{"profile": i["profile"], "gi": i.get("gi"), "ci": i.get("ci"), "uuid": i["uuid"],
+                  "tenant": instance_holder.get(i["uuid"])}
                  for i in gpu.get("mig_instances") or []]
     return {
         "mig_mode": gpu.get("mig_mode"),

@@ -6,13 +6,16 @@ host and changes nothing; two controllers racing for the last room never double-
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import format_cpuset, parse_cpuset
 from gpu_dockerd import GpuDockerd
+from slurmd_check import make_devices, parse, require_slurmd
 from tenant_helpers import HOST_CPUS, HOST_ULIMITS, IMAGE_V1, NETWORK, PREFIX, ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -66,7 +69,12 @@ def write_inventory(tmp_path, fleet, tenants, name="inventory.yml", **extra):
         hosts[host] = {"ansible_connection": "local", "ansible_host": "127.0.0.1", "ansible_python_interpreter": sys.executable,
                        "ansible_become": False,
                        "tenant_docker_host": daemon.host, "tenant_topology": topology(host, HOSTS[host]),
-                       "tenant_data_base": str(tmp_path / host / "tenants"), "tenant_lock_path": str(tmp_path / host / "lock")}
+                       "tenant_data_base": str(tmp_path / host / "tenants"), "tenant_lock_path": str(tmp_path / host / "lock"),
+                       # Slurm's files (written only where slurm_gres_enabled): this machine's one socket, devices of
+                       # the test's own (slurmd_check.make_devices), slurmd's check on (it is installed), no restart.
+                       "slurm_gres_conf_dir": str(tmp_path / host / "slurm"), "slurm_gres_node_name": host,
+                       "slurm_gres_sockets": 1, "slurm_gres_memory_mb": 65536, "slurm_gres_reserved_memory_mb": 1024,
+                       "slurm_gres_dev_dir": str(tmp_path / host / "dev"), "slurm_gres_restart_slurmd": False}
         (tmp_path / host).mkdir(exist_ok=True)
     data = {"all": {"hosts": hosts, "vars": {
         "gpulab_fleet_tenants": tenants, "tenant_network": NETWORK, "tenant_ssh_bind_address": "127.0.0.1",
@@ -223,3 +231,77 @@ def test_a_move_keeps_data_byte_identical_and_leaves_the_source_clean(fleet, bas
     assert check[0] == payload and check[2:] == ["x", "2"]  # byte-identical, hard link kept
     assert (tmp_path / "handoff" / ("%sm1@a-big.md" % PREFIX)).exists()
     assert not (tmp_path / "handoff" / ("%sm1@%s.md" % (PREFIX, source))).exists()
+
+
+def slurm_view(tmp_path, host):
+    """What slurmd reads from the host's files: ({GPU index: Cores=}, CpuSpecList, error lines), by `slurmd -G`."""
+    conf = tmp_path / host / "slurm"
+    node_line = (conf / "gpulab-node.conf").read_text().splitlines()[1]
+    found, errors, lines = parse((conf / "gres.conf").read_text(), node_line, host, tmp_path / host / "slurm-check")
+    fields = dict(part.split("=", 1) for part in node_line.split())
+    return dict((int(files[0].rsplit("nvidia", 1)[1]), cores) for _t, files, cores in found), fields.get("CpuSpecList"), errors, lines
+
+
+def slurm_ids(cpus):
+    """Slurm's CPU IDs of `cpus` on this machine's CPUs as the fleet's topology has them (one thread per core), as
+    CpuSpecList gives them (None for none)."""
+    return format_cpuset(HOST_CPUS.index(c) for c in cpus) or None
+
+
+def held_here(fleet, host):
+    """(GPU indices, CPUs) the tenants on `host` hold, from their containers."""
+    gpus, cpus = set(), set()
+    for name, (where_host, ids) in where(fleet).items():
+        if where_host == host:
+            gpus.update(int(i.rsplit("-", 1)[1]) for i in ids)
+            cpuset = subprocess.run(fleet[host].cli + ["inspect", "-f", "{{.HostConfig.CpusetCpus}}", name], stdout=subprocess.PIPE,
+                                    universal_newlines=True, check=True).stdout.strip()
+            cpus.update(parse_cpuset(cpuset))
+    return gpus, cpus
+
+
+def test_slurm_is_given_what_no_tenant_holds_and_follows_the_tenants(fleet, base, ssh_key):
+    """After the tests above. Each host's gres.conf, read by the real slurmd, lists exactly its GPUs no tenant holds, on
+    cores no tenant holds; the tenants' CPUs are Slurm's CpuSpecList; a check-mode run writes nothing; a run that finds
+    the files right changes nothing; a gres.conf the role did not write is refused; removing a tenant gives its GPU and
+    CPU back to Slurm."""
+    require_slurmd()
+    tmp_path = base
+    for host, count in HOSTS.items():
+        make_devices(tmp_path / host / "dev", [("nvidia%d" % i, i) for i in range(count)])
+    tenants = [tenant("g1", 1, ssh_key, cpus=1)]
+    controller = tmp_path / "slurmctld"  # a-big stands for the controller too: each node's line lands there
+    inventory = write_inventory(tmp_path, fleet, tenants, "slurm.yml", slurm_gres_enabled=True, slurm_gres_controller="a-big",
+                                slurm_gres_controller_dir=str(controller), slurm_gres_controller_reconfigure=False)
+
+    code, out = finish(run_playbook(inventory, "slurm.yml", "--check"))
+    assert code == 0 and not any((tmp_path / h / "slurm" / "gres.conf").exists() for h in HOSTS), out
+
+    code, out = finish(run_playbook(inventory))  # tenant.yml: g1 placed, then every host's Slurm files written
+    assert code == 0, out
+    g1_host = where(fleet)[PREFIX + "g1"][0]
+    for host, count in HOSTS.items():
+        gpus, cpus = held_here(fleet, host)
+        offered, spec, errors, lines = slurm_view(tmp_path, host)
+        assert errors == [] and sorted(offered) == sorted(set(range(count)) - gpus), (host, lines)
+        assert spec == slurm_ids(cpus), host
+        free = format_cpuset(c for c in HOST_CPUS if c not in cpus)
+        assert all(cores == free for cores in offered.values()), (host, offered)
+        assert (controller / (host + ".conf")).read_text().splitlines()[1] == \
+            (tmp_path / host / "slurm" / "gpulab-node.conf").read_text().splitlines()[1]
+    assert held_here(fleet, g1_host)[1], "g1 holds a CPU"
+
+    foreign = tmp_path / "c-small" / "slurm" / "gres.conf"
+    foreign.write_text("Name=gpu File=/dev/nvidia0\n")
+    code, again = finish(run_playbook(inventory, "slurm.yml"))
+    assert code != 0 and "slurm_gres_take_over=true" in again and foreign.read_text() == "Name=gpu File=/dev/nvidia0\n", again
+    for host in ("a-big", "b-mid"):
+        assert re.search(r"%s\s+: ok=\d+\s+changed=0 " % host, again), again
+    foreign.unlink()
+
+    code, out = finish(run_playbook(inventory, "tenant_remove.yml", "-e", "tenant=%sg1" % PREFIX))
+    assert code == 0, out
+    offered, spec, errors, lines = slurm_view(tmp_path, g1_host)
+    gpus, cpus = held_here(fleet, g1_host)
+    assert errors == [] and sorted(offered) == sorted(set(range(HOSTS[g1_host])) - gpus), lines
+    assert spec == slurm_ids(cpus)

@@ -13,7 +13,7 @@ from ansible_collections.gpulab.dgx.plugins.module_utils.topology.cpuset import 
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.model import check_topology
 from ansible_collections.gpulab.dgx.plugins.module_utils.topology.text import parse_topology_text
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "topologies")
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "unit", "fixtures", "topologies")
 GIB = 1 << 30
 
 
@@ -59,6 +59,27 @@ def sixteen_gpu_topology(one_node=False):
     links = dict(("%d,%d" % (i, j), "NV18") for i in range(16) for j in range(i + 1, 16))
     siblings = [[c, c + 96] for c in range(96)]
     return check_topology({"gpus": gpus, "links": links, "numa_nodes": nodes, "siblings": siblings})
+
+
+def a100_mig_topology():
+    """a100_two_node_topology with GPU 7 in MIG mode: three 1g.10gb instances (GPU instances 7, 8, 9)."""
+    topo = dict(a100_two_node_topology())
+    gpus = [dict(g) for g in topo["gpus"]]
+    gpus[7]["mig_mode"] = "Enabled"
+    gpus[7]["mig_instances"] = [{"profile": "1g.10gb", "gi": 7 + k, "ci": 0, "uuid": "MIG-%08d-0000-0000-0000-000000000000" % k,
+                                 "memory_mib": 9984} for k in range(3)]
+    return check_topology(dict(topo, gpus=gpus))
+
+
+def mig_minors_text(gpus=8):
+    """TEST DOUBLE of /proc/driver/nvidia-caps/mig-minors, laid out as the driver writes it (config, monitor, then
+    per GPU 15 GPU instances, each with its 8 compute instances)."""
+    lines = ["config 1", "monitor 2"]
+    for gpu in range(gpus):
+        for gi in range(15):
+            lines.append("gpu%d/gi%d/access %d" % (gpu, gi, 3 + gpu * 135 + gi * 9))
+            lines.extend("gpu%d/gi%d/ci%d/access %d" % (gpu, gi, ci, 4 + gpu * 135 + gi * 9 + ci) for ci in range(8))
+    return "\n".join(lines) + "\n"
 
 
 def fixture_topology(name):
