@@ -102,6 +102,7 @@ def slurm_config(allocation: Any, node_name: str, sockets: int, memory_mb: int, 
 
     lines: List[str] = []
     offered: List[Dict[str, Any]] = []
+    held_gpus: List[int] = []
     warnings: List[str] = []
     for gpu in sorted(report["gpus"], key=lambda g: int(g["index"])):
         index = int(gpu["index"])
@@ -121,6 +122,7 @@ def slurm_config(allocation: Any, node_name: str, sockets: int, memory_mb: int, 
                 offered.append({"gpu": index, "type": kind, "mig_uuid": inst.get("uuid"), "cores": cores})
             continue
         if gpu.get("tenants"):
+            held_gpus.append(index)
             continue
         lines.append("Name=gpu Type=%s File=%s/nvidia%d%s" % (base, dev_dir, index, cores_text))
         offered.append({"gpu": index, "type": base, "mig_uuid": None, "cores": cores})
@@ -142,7 +144,7 @@ def slurm_config(allocation: Any, node_name: str, sockets: int, memory_mb: int, 
         node_line += " CpuSpecList=" + format_cpuset(spec)
     gres_conf = "\n".join([HEADER] + lines) + "\n"
     return {"gres_conf": gres_conf, "node_line": node_line, "gres": offered, "cpu_spec_list": format_cpuset(spec),
-            "held_gpus": [int(g["index"]) for g in report["gpus"] if g.get("tenants") and g.get("mig_mode") != "Enabled"],
+            "held_gpus": held_gpus,
             "real_memory_mb": real_memory, "warnings": warnings}
 
 
